@@ -33,10 +33,12 @@ if [ "${1:-}" != "--no-python" ]; then
     /usr/bin/python3 -m venv --system-site-packages "$venv"
   fi
   stamp="$venv/.requirements.sha"
-  want=$(sha256sum "$here/tools/requirements.txt" | cut -d' ' -f1)
+  want=$(cat "$here/tools/requirements.txt" "$here/tools/requirements-nodeps.txt" | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "setup: installing pinned Python packages (tools/requirements.txt)"
+    echo "setup: installing pinned Python packages (tools/requirements*.txt)"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/tools/requirements.txt"
+    # Packages that declare deps we must not pull (PyPI torch etc.): see the file's header.
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$here/tools/requirements-nodeps.txt"
     echo "$want" > "$stamp"
   fi
 fi
