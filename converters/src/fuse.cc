@@ -1,0 +1,475 @@
+// Graph fusions. Each matches a small pattern whose intermediates have no other reader and
+// rewrites it in place (the last node of the pattern keeps its output name).
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "passes.h"
+
+namespace edgert::converter {
+namespace {
+
+bool ConstScalar(const Graph& g, const std::string& name, float* v) {
+  const Tensor* t = g.Find(name);
+  if (!t || !t->is_const || t->NumElements() != 1 || !IsFloat(t->dtype)) return false;
+  *v = ToFloats(*t)[0];
+  return true;
+}
+
+bool Near(float a, float b, float tol = 1e-3f) { return std::fabs(a - b) <= tol * std::max(1.0f, std::fabs(b)); }
+
+// The only live consumer of `name`, or nullptr (none, several, or a graph output).
+Node* SoleConsumer(Graph& g, const std::unordered_map<std::string, std::vector<size_t>>& cons,
+                   const std::string& name) {
+  if (g.IsOutput(name)) return nullptr;
+  auto it = cons.find(name);
+  if (it == cons.end() || it->second.size() != 1) return nullptr;
+  Node* n = &g.nodes[it->second[0]];
+  return n->dead ? nullptr : n;
+}
+
+Node* ProducerOf(Graph& g, const std::unordered_map<std::string, size_t>& prod, const std::string& name) {
+  auto it = prod.find(name);
+  if (it == prod.end()) return nullptr;
+  Node* n = &g.nodes[it->second];
+  return n->dead ? nullptr : n;
+}
+
+// The other input of a binary node, given one of them.
+std::string Other(const Node& n, const std::string& one) {
+  if (n.inputs.size() != 2) return "";
+  if (n.inputs[0] == one) return n.inputs[1];
+  if (n.inputs[1] == one) return n.inputs[0];
+  return "";
+}
+
+std::vector<float> Transpose2D(const std::vector<float>& b, int64_t rows, int64_t cols) {
+  std::vector<float> t(b.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t[c * rows + r] = b[r * cols + c];
+  return t;
+}
+
+int ActivationOf(const Graph& g, const Node& n) {
+  if (n.domain == "edgert" && n.op == "Gelu") return n.Int("approximate_tanh", 0) ? 4 : 3;
+  if (n.domain == "edgert" && n.op == "Silu") return 5;
+  if (!n.domain.empty()) return 0;
+  if (n.op == "Relu") return 1;
+  if (n.op == "Sigmoid") return 6;
+  if (n.op == "Tanh") return 7;
+  if (n.op == "Clip" && n.inputs.size() == 1) {
+    float lo = n.Float("min", -3.4e38f), hi = n.Float("max", 3.4e38f);
+    if (lo == 0.0f && hi == 6.0f) return 2;
+    if (lo == 0.0f && hi >= 3.4e38f) return 1;
+  }
+  (void)g;
+  return 0;
+}
+
+}  // namespace
+
+int FuseQdqWeights(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  for (Node& n : g.nodes) {
+    if (n.dead || n.op != "DequantizeLinear" || !n.domain.empty()) continue;
+    const Tensor* q = g.Find(n.In(0));
+    const Tensor* s = g.Find(n.In(1));
+    const Tensor* z = n.In(2).empty() ? nullptr : g.Find(n.In(2));
+    if (!q || !q->is_const || !s || !s->is_const || (z && !z->is_const)) continue;
+    if (q->dtype != DType::kI8 || !q->StaticShape()) continue;
+    bool zero_zp = true;
+    if (z) for (int64_t v : ToInt64s(*z)) if (v != 0) zero_zp = false;
+    // Weight of MatMul / Gemm / Conv (input 1) only.
+    auto it = cons.find(n.outputs[0]);
+    if (it == cons.end() || g.IsOutput(n.outputs[0])) continue;
+    bool weight_only = true;
+    for (size_t c : it->second) {
+      const Node& m = g.nodes[c];
+      bool is_w = (m.op == "MatMul" || m.op == "Gemm" || m.op == "Conv") && m.In(1) == n.outputs[0] &&
+                  m.In(0) != n.outputs[0];
+      if (!is_w) weight_only = false;
+    }
+    if (!weight_only) continue;
+    std::vector<float> qv = ToFloats(*q), sv = ToFloats(*s);
+    std::vector<int64_t> zv = z ? ToInt64s(*z) : std::vector<int64_t>{};
+    int64_t r = static_cast<int64_t>(q->dims.size());
+    int64_t axis = n.Int("axis", 1);
+    if (axis < 0) axis += r;
+    if (sv.empty() || (sv.size() > 1 && (axis < 0 || axis >= r || static_cast<int64_t>(sv.size()) != q->dims[axis].value))) continue;
+    int64_t inner = 1;
+    for (int64_t i = axis + 1; i < r; ++i) inner *= q->dims[i].value;
+    std::vector<float> w(qv.size());
+    for (size_t i = 0; i < qv.size(); ++i) {
+      size_t c = sv.size() == 1 ? 0 : (i / inner) % q->dims[axis].value;
+      float zp = zv.empty() ? 0.0f : static_cast<float>(zv[zv.size() == 1 ? 0 : c]);
+      w[i] = (qv[i] - zp) * sv[c];
+    }
+    Tensor t = MakeF32(n.outputs[0], q->Shape(), w);
+    if (zero_zp) {
+      Quant qq;
+      qq.scheme = sv.size() == 1 ? 1 : 2;
+      qq.axis = static_cast<int>(axis);
+      qq.scales = sv;
+      t.qdq = qq;
+    }
+    g.tensors[t.name] = std::move(t);
+    n.dead = true;
+    ++count;
+  }
+  g.Compact();
+  return count;
+}
+
+int FuseLayerNorm(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  auto prod = g.Producers();
+  for (Node& mean : g.nodes) {
+    if (mean.dead || mean.op != "ReduceMean" || !mean.domain.empty()) continue;
+    const std::string x = mean.In(0);
+    const Tensor* xt = g.Find(x);
+    if (!xt || !xt->shape_known || xt->dims.empty()) continue;
+    int64_t r = static_cast<int64_t>(xt->dims.size());
+    auto axes = mean.Ints("axes");
+    if (axes.size() != 1 || (axes[0] != -1 && axes[0] != r - 1) || !mean.Int("keepdims", 1)) continue;
+    Node* sub = SoleConsumer(g, cons, mean.outputs[0]);
+    if (!sub || sub->op != "Sub" || sub->In(0) != x || sub->In(1) != mean.outputs[0]) continue;
+    const std::string d = sub->outputs[0];
+    auto dc = cons.find(d);
+    if (dc == cons.end() || dc->second.size() != 2 || g.IsOutput(d)) continue;
+    Node* sq = nullptr;
+    Node* div = nullptr;
+    for (size_t c : dc->second) {
+      Node& m = g.nodes[c];
+      float e;
+      if (m.op == "Pow" && m.In(0) == d && ConstScalar(g, m.In(1), &e) && e == 2.0f) sq = &m;
+      else if (m.op == "Mul" && m.In(0) == d && m.In(1) == d) sq = &m;
+      else if (m.op == "Div" && m.In(0) == d) div = &m;
+    }
+    if (!sq || !div) continue;
+    Node* var = SoleConsumer(g, cons, sq->outputs[0]);
+    if (!var || var->op != "ReduceMean" || var->Ints("axes") != axes) continue;
+    Node* add = SoleConsumer(g, cons, var->outputs[0]);
+    float eps;
+    if (!add || add->op != "Add" || !ConstScalar(g, Other(*add, var->outputs[0]), &eps)) continue;
+    Node* sqrt = SoleConsumer(g, cons, add->outputs[0]);
+    if (!sqrt || sqrt->op != "Sqrt") continue;
+    if (SoleConsumer(g, cons, sqrt->outputs[0]) != div || div->In(1) != sqrt->outputs[0]) continue;
+    int64_t dsize = xt->dims.back().value;
+    std::vector<Node*> chain = {&mean, sub, sq, var, add, sqrt, div};
+    std::string out = div->outputs[0];
+    std::string gamma, beta;
+    Node* mul = SoleConsumer(g, cons, out);
+    if (mul && mul->op == "Mul") {
+      std::string gname = Other(*mul, out);
+      const Tensor* gt = g.Find(gname);
+      if (gt && gt->is_const && gt->dims.size() == 1 && gt->dims[0].value == dsize) {
+        gamma = gname;
+        chain.push_back(mul);
+        out = mul->outputs[0];
+        Node* badd = SoleConsumer(g, cons, out);
+        if (badd && badd->op == "Add") {
+          std::string bname = Other(*badd, out);
+          const Tensor* bt = g.Find(bname);
+          if (bt && bt->is_const && bt->dims.size() == 1 && bt->dims[0].value == dsize) {
+            beta = bname;
+            chain.push_back(badd);
+            out = badd->outputs[0];
+          }
+        }
+      }
+    }
+    if (gamma.empty()) {
+      if (dsize <= 0) continue;
+      Tensor ones = MakeF32(g.UniqueName(mean.name + "/ones"), {dsize}, std::vector<float>(dsize, 1.0f));
+      gamma = ones.name;
+      g.AddConst(std::move(ones));
+    }
+    Node ln;
+    ln.name = mean.name;
+    ln.op = "LayerNormalization";
+    ln.inputs = {x, gamma};
+    if (!beta.empty()) ln.inputs.push_back(beta);
+    ln.outputs = {out};
+    ln.SetInt("axis", -1);
+    ln.SetFloat("epsilon", eps);
+    Node* last = chain.back();
+    for (Node* c : chain) if (c != last) c->dead = true;
+    *last = std::move(ln);
+    ++count;
+    cons = g.Consumers();
+    prod = g.Producers();
+  }
+  g.Compact();
+  return count;
+}
+
+int FuseGelu(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  auto prod = g.Producers();
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& erf = g.nodes[k];
+    if (erf.dead || erf.op != "Erf" || !erf.domain.empty()) continue;
+    Node* scale = ProducerOf(g, prod, erf.In(0));
+    if (!scale || SoleConsumer(g, cons, scale->outputs[0]) != &erf) continue;
+    float c;
+    std::string x;
+    if (scale->op == "Div" && ConstScalar(g, scale->In(1), &c) && Near(c, 1.41421356f)) x = scale->In(0);
+    else if (scale->op == "Mul" && ConstScalar(g, scale->In(1), &c) && Near(c, 0.70710678f)) x = scale->In(0);
+    else if (scale->op == "Mul" && ConstScalar(g, scale->In(0), &c) && Near(c, 0.70710678f)) x = scale->In(1);
+    else continue;
+    Node* add = SoleConsumer(g, cons, erf.outputs[0]);
+    if (!add || add->op != "Add" || !ConstScalar(g, Other(*add, erf.outputs[0]), &c) || !Near(c, 1.0f)) continue;
+    Node* m1 = SoleConsumer(g, cons, add->outputs[0]);
+    if (!m1 || m1->op != "Mul") continue;
+    std::string h = Other(*m1, add->outputs[0]);
+    std::vector<Node*> chain = {scale, &erf, add, m1};
+    if (h == x) {  // x * (1 + erf) then * 0.5
+      Node* m2 = SoleConsumer(g, cons, m1->outputs[0]);
+      if (!m2 || m2->op != "Mul" || !ConstScalar(g, Other(*m2, m1->outputs[0]), &c) || !Near(c, 0.5f)) continue;
+      chain.push_back(m2);
+    } else {  // (x * 0.5) * (1 + erf)
+      Node* half = ProducerOf(g, prod, h);
+      if (!half || half->op != "Mul" || Other(*half, x).empty() || SoleConsumer(g, cons, h) != m1) continue;
+      if (!ConstScalar(g, Other(*half, x), &c) || !Near(c, 0.5f)) continue;
+      chain.insert(chain.begin(), half);
+    }
+    Node* last = chain.back();
+    Node gelu;
+    gelu.name = last->name;
+    gelu.op = "Gelu";
+    gelu.domain = "edgert";
+    gelu.inputs = {x};
+    gelu.outputs = {last->outputs[0]};
+    for (Node* n : chain) if (n != last) n->dead = true;
+    *last = std::move(gelu);
+    ++count;
+    cons = g.Consumers();
+    prod = g.Producers();
+  }
+  g.Compact();
+  return count;
+}
+
+int FuseSilu(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  for (Node& sig : g.nodes) {
+    if (sig.dead || sig.op != "Sigmoid" || !sig.domain.empty()) continue;
+    Node* mul = SoleConsumer(g, cons, sig.outputs[0]);
+    if (!mul || mul->op != "Mul" || Other(*mul, sig.outputs[0]) != sig.In(0)) continue;
+    std::string x = sig.In(0);
+    sig.dead = true;
+    Node silu;
+    silu.name = mul->name;
+    silu.op = "Silu";
+    silu.domain = "edgert";
+    silu.inputs = {x};
+    silu.outputs = {mul->outputs[0]};
+    *mul = std::move(silu);
+    ++count;
+  }
+  g.Compact();
+  return count;
+}
+
+int FuseConvBatchNorm(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  for (Node& conv : g.nodes) {
+    if (conv.dead || conv.op != "Conv" || !conv.domain.empty()) continue;
+    const Tensor* w = g.Find(conv.In(1));
+    if (!w || !w->is_const || !w->StaticShape() || w->dtype != DType::kF32) continue;
+    if (!conv.In(2).empty() && !g.IsConst(conv.In(2))) continue;
+    Node* bn = SoleConsumer(g, cons, conv.outputs[0]);
+    if (!bn || bn->op != "BatchNormalization" || bn->In(0) != conv.outputs[0]) continue;
+    bool ok = true;
+    for (int i = 1; i <= 4; ++i) if (!g.IsConst(bn->In(i))) ok = false;
+    if (!ok) continue;
+    int64_t m = w->dims[0].value;
+    std::vector<float> gm = ToFloats(*g.Find(bn->In(1))), bt = ToFloats(*g.Find(bn->In(2))),
+                       mu = ToFloats(*g.Find(bn->In(3))), var = ToFloats(*g.Find(bn->In(4)));
+    if (static_cast<int64_t>(gm.size()) != m || bt.size() != gm.size() || mu.size() != gm.size() ||
+        var.size() != gm.size()) continue;
+    float eps = bn->Float("epsilon", 1e-5f);
+    std::vector<float> wv = ToFloats(*w);
+    std::vector<float> b = conv.In(2).empty() ? std::vector<float>(m, 0.0f) : ToFloats(*g.Find(conv.In(2)));
+    if (static_cast<int64_t>(b.size()) != m) continue;
+    int64_t per = static_cast<int64_t>(wv.size()) / m;
+    for (int64_t o = 0; o < m; ++o) {
+      double f = gm[o] / std::sqrt(static_cast<double>(var[o]) + eps);
+      for (int64_t i = 0; i < per; ++i) wv[o * per + i] = static_cast<float>(wv[o * per + i] * f);
+      b[o] = static_cast<float>((b[o] - mu[o]) * f + bt[o]);
+    }
+    Tensor nw = MakeF32(g.UniqueName(conv.In(1) + "/bn_folded"), w->Shape(), wv);
+    Tensor nb = MakeF32(g.UniqueName(conv.name + "/bias_bn_folded"), {m}, b);
+    conv.inputs.resize(3);
+    conv.inputs[1] = nw.name;
+    conv.inputs[2] = nb.name;
+    g.AddConst(std::move(nw));
+    g.AddConst(std::move(nb));
+    conv.outputs[0] = bn->outputs[0];
+    bn->dead = true;
+    ++count;
+  }
+  g.Compact();
+  return count;
+}
+
+int FuseMatMulToFullyConnected(Graph& g) {
+  int count = 0;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& n = g.nodes[k];
+    if (n.dead || !n.domain.empty() || (n.op != "MatMul" && n.op != "Gemm")) continue;
+    const Tensor* b = g.Find(n.In(1));
+    if (!b || !b->is_const || b->dims.size() != 2 || !IsFloat(b->dtype) || g.IsConst(n.In(0))) continue;
+    bool gemm = n.op == "Gemm";
+    if (gemm && n.Int("transA", 0) != 0) continue;
+    bool trans_b = gemm && n.Int("transB", 0) != 0;
+    float alpha = gemm ? n.Float("alpha", 1.0f) : 1.0f, beta = gemm ? n.Float("beta", 1.0f) : 1.0f;
+    int64_t rows = b->dims[0].value, cols = b->dims[1].value;
+    int64_t nn = trans_b ? rows : cols, kk = trans_b ? cols : rows;
+    std::vector<float> bv = ToFloats(*b);
+    std::vector<float> w = trans_b ? bv : Transpose2D(bv, rows, cols);
+    if (alpha != 1.0f) for (float& v : w) v *= alpha;
+    Tensor wt = MakeF32(g.UniqueName(n.In(1) + "/fc_weight"), {nn, kk}, w);
+    if (b->qdq && alpha == 1.0f) {
+      Quant q = *b->qdq;
+      if (q.scheme == 1 || q.axis == (trans_b ? 0 : 1)) {
+        q.axis = 0;
+        wt.qdq = q;
+      }
+    }
+    std::string bias;
+    if (gemm && !n.In(2).empty()) {
+      const Tensor* c = g.Find(n.In(2));
+      if (!c || !c->is_const || c->NumElements() < 1) continue;
+      std::vector<float> cv = ToFloats(*c);
+      bool row = c->NumElements() == nn && (c->dims.size() == 1 || (c->dims.size() == 2 && c->dims[0].value == 1));
+      if (!row && c->NumElements() != 1) continue;  // [M, N] bias: stays Gemm (lowered as unsupported)
+      std::vector<float> bb(nn);
+      for (int64_t i = 0; i < nn; ++i) bb[i] = beta * cv[row ? i : 0];
+      Tensor bt = MakeF32(g.UniqueName(n.name + "/bias"), {nn}, bb);
+      bias = bt.name;
+      g.AddConst(std::move(bt));
+    }
+    std::string wname = wt.name;
+    g.AddConst(std::move(wt));
+    Node fc;
+    fc.name = n.name;
+    fc.op = "FullyConnected";
+    fc.domain = "edgert";
+    fc.inputs = {n.In(0), wname};
+    if (!bias.empty()) fc.inputs.push_back(bias);
+    fc.outputs = {n.outputs[0]};
+    fc.SetInt("activation", 0);
+    n = std::move(fc);
+    ++count;
+  }
+  // Gemm with a run-time B: MatMul (+ Add), when that is exact.
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& n = g.nodes[k];
+    if (n.dead || n.op != "Gemm" || !n.domain.empty()) continue;
+    if (n.Int("transA", 0) || n.Int("transB", 0) || n.Float("alpha", 1) != 1 || n.Float("beta", 1) != 1) continue;
+    std::string c = n.In(2);
+    std::string out = n.outputs[0];
+    n.op = "MatMul";
+    n.attrs.clear();
+    n.inputs.resize(2);
+    if (!c.empty()) {
+      std::string mid = g.UniqueName(out + "/matmul");
+      g.tensors[mid].name = mid;
+      g.tensors[mid].dtype = DType::kF32;
+      n.outputs[0] = mid;
+      Node add;
+      add.name = n.name + "/bias";
+      add.op = "Add";
+      add.inputs = {mid, c};
+      add.outputs = {out};
+      g.nodes.insert(g.nodes.begin() + k + 1, std::move(add));
+    }
+  }
+  g.Compact();
+  return count;
+}
+
+int FuseBias(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  for (Node& n : g.nodes) {
+    if (n.dead) continue;
+    bool fc = n.domain == "edgert" && n.op == "FullyConnected";
+    bool conv = n.domain.empty() && n.op == "Conv";
+    if ((!fc && !conv) || !n.In(2).empty()) continue;
+    const Tensor* w = g.Find(n.In(1));
+    if (!w || !w->StaticShape()) continue;
+    int64_t nout = w->dims[0].value;
+    Node* add = SoleConsumer(g, cons, n.outputs[0]);
+    if (!add || add->op != "Add" || !add->domain.empty()) continue;
+    std::string bname = Other(*add, n.outputs[0]);
+    const Tensor* b = g.Find(bname);
+    if (!b || !b->is_const || b->dtype != DType::kF32 || b->NumElements() != nout) continue;
+    // Must broadcast along the channel axis only: FC [..., N]: shape [.., 1, N]; Conv: [N,1,1].
+    std::vector<int64_t> s = b->Shape();
+    bool ok = false;
+    if (fc) {
+      ok = !s.empty() && s.back() == nout;
+    } else {
+      const Tensor* y = g.Find(n.outputs[0]);
+      if (y && y->shape_known) {
+        size_t r = y->dims.size();
+        ok = s.size() <= r && s.size() >= r - 1;
+        for (size_t i = 0; ok && i < s.size(); ++i) {
+          size_t ax = r - s.size() + i;
+          if (ax != 1 && s[i] != 1) ok = false;
+        }
+      }
+    }
+    if (!ok) continue;
+    Tensor bt = MakeF32(g.UniqueName(bname + "/bias"), {nout}, ToFloats(*b));
+    n.inputs.resize(3);
+    n.inputs[2] = bt.name;
+    g.AddConst(std::move(bt));
+    n.outputs[0] = add->outputs[0];
+    add->dead = true;
+    ++count;
+  }
+  g.Compact();
+  return count;
+}
+
+int FuseActivation(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  for (Node& n : g.nodes) {
+    if (n.dead) continue;
+    bool fc = n.domain == "edgert" && n.op == "FullyConnected";
+    bool conv = n.domain.empty() && n.op == "Conv";
+    if ((!fc && !conv) || n.Int("activation", 0) != 0) continue;
+    Node* act = SoleConsumer(g, cons, n.outputs[0]);
+    if (!act) continue;
+    int a = ActivationOf(g, *act);
+    if (a == 0 || act->In(0) != n.outputs[0]) continue;
+    n.SetInt("activation", a);
+    n.outputs[0] = act->outputs[0];
+    act->dead = true;
+    ++count;
+  }
+  g.Compact();
+  return count;
+}
+
+absl::StatusOr<FusionStats> Fuse(Graph& g) {
+  FusionStats s;
+  s.layer_norm = FuseLayerNorm(g);
+  s.gelu = FuseGelu(g);
+  s.silu = FuseSilu(g);
+  s.conv_bn = FuseConvBatchNorm(g);
+  s.fully_connected = FuseMatMulToFullyConnected(g);
+  s.bias = FuseBias(g);
+  s.activation = FuseActivation(g);
+  return s;
+}
+
+}  // namespace edgert::converter

@@ -1,0 +1,54 @@
+// Converter passes. Each returns a one-line absl::Status naming file / node / op / field on bad
+// input; none of them aborts on input.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ir.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace edgert::converter {
+
+// Reads an ONNX file (weights may live in external data files next to it), checks every op is
+// supported (listing all that are not), runs ONNX shape inference, builds the IR.
+absl::StatusOr<Graph> ImportOnnxFile(const std::string& path);
+// Same from a parsed model; `base_dir` resolves external data, `label` prefixes errors.
+absl::StatusOr<Graph> ImportOnnxModel(onnx::ModelProto& model, const std::string& base_dir,
+                                      const std::string& label);
+
+// ONNX ops edgert can represent (directly or after rewriting).
+bool IsSupportedOnnxOp(const std::string& domain, const std::string& op);
+
+// Rewrites opset differences to one form: attribute-style axes become inputs or options as
+// the .efb op expects, Identity/Dropout are removed, Constant-like attributes become tensors.
+absl::Status Normalize(Graph& g);
+
+// Evaluates nodes whose inputs are all constant (and Shape of statically shaped tensors).
+// Returns the number of nodes folded.
+absl::StatusOr<int> FoldConstants(Graph& g);
+// Removes nodes whose outputs nobody reads. Returns the number removed.
+int RemoveDeadCode(Graph& g);
+
+struct FusionStats {
+  int fully_connected = 0, bias = 0, conv_bn = 0, activation = 0, layer_norm = 0, gelu = 0,
+      silu = 0, qdq_weights = 0;
+};
+// Individual fusions (exposed for tests); Fuse runs them all in the right order.
+int FuseQdqWeights(Graph& g);
+int FuseLayerNorm(Graph& g);
+int FuseGelu(Graph& g);
+int FuseSilu(Graph& g);
+int FuseConvBatchNorm(Graph& g);
+int FuseMatMulToFullyConnected(Graph& g);
+int FuseBias(Graph& g);
+int FuseActivation(Graph& g);
+absl::StatusOr<FusionStats> Fuse(Graph& g);
+
+}  // namespace edgert::converter
