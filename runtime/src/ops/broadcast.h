@@ -1,0 +1,46 @@
+// Broadcast iteration shared by elementwise ops: walks the output in rows of its innermost dim,
+// giving each input's offset and inner stride (0 when that input is broadcast along it).
+#pragma once
+
+#include <array>
+
+#include "op.h"
+
+namespace edgert {
+
+template <size_t N, typename F>
+void ForEachBroadcastRow(const Shape& out, const std::array<const Shape*, N>& ins, F&& f) {
+  const size_t r = out.size();
+  const int64_t total = NumElementsUnchecked(out);
+  if (total == 0) return;
+  std::array<std::vector<int64_t>, N> strides;
+  for (size_t k = 0; k < N; ++k) {
+    const Shape& s = *ins[k];
+    strides[k].assign(r, 0);
+    int64_t st = 1;
+    for (size_t i = s.size(); i-- > 0;) {
+      const size_t oi = i + (r - s.size());
+      strides[k][oi] = s[i] == 1 ? 0 : st;
+      st *= s[i];
+    }
+  }
+  const int64_t inner = r == 0 ? 1 : out[r - 1];
+  std::array<int64_t, N> inner_stride{};
+  for (size_t k = 0; k < N; ++k) inner_stride[k] = r == 0 ? 0 : strides[k][r - 1];
+  const int64_t rows = total / inner;
+  std::vector<int64_t> idx(r, 0);
+  std::array<int64_t, N> off{};
+  for (int64_t row = 0; row < rows; ++row) {
+    f(off, inner_stride, row * inner, inner);
+    // Advance the outer index (all dims but the innermost).
+    for (size_t d = r >= 1 ? r - 1 : 0; d-- > 0;) {
+      idx[d]++;
+      for (size_t k = 0; k < N; ++k) off[k] += strides[k][d];
+      if (idx[d] < out[d]) break;
+      for (size_t k = 0; k < N; ++k) off[k] -= strides[k][d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace edgert

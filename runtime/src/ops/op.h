@@ -1,0 +1,94 @@
+// The interface every operator implements: shape/dtype inference (at plan time) and run.
+// Ops live in runtime/src/ops/*.cc and register themselves in registry.cc.
+#pragma once
+
+#include <pthreadpool.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../common.h"
+
+namespace edgert {
+
+class Model;
+
+// A tensor as an op sees it. At plan time `data` is non-null only when the value is known
+// before the run (a constant, or computed from constants and shapes); during a run it is always
+// set for present tensors.
+struct Value {
+  DType dtype = DType::F32;
+  Shape shape;
+  void* data = nullptr;
+  bool known_at_plan = false;
+  template <typename T> T* as() const { return static_cast<T*>(data); }
+  int64_t num_elements() const { return NumElementsUnchecked(shape); }
+  int64_t bytes() const { return DTypeBytes(dtype, num_elements()); }
+  int rank() const { return static_cast<int>(shape.size()); }
+};
+
+class OpContext {
+ public:
+  const Model* model = nullptr;
+  const fb::Operator* op = nullptr;
+  int op_index = 0;
+  std::vector<Value*> in;   // nullptr for an optional input left out
+  std::vector<Value*> out;
+  const void* prepared = nullptr;  // state made once per model by OpDef::prepare
+  size_t workspace_bytes = 0;      // set by infer; the planner provides it at run
+  void* workspace = nullptr;
+  pthreadpool_t pool = nullptr;
+
+  size_t num_inputs() const { return in.size(); }
+  bool has_input(size_t i) const { return i < in.size() && in[i] != nullptr; }
+  // "op 'name' (ADD): msg"
+  absl::Status Error(const std::string& msg) const;
+  template <typename T> const T* options() const;
+};
+
+using InferFn = absl::Status (*)(OpContext&);
+using RunFn = absl::Status (*)(OpContext&);
+// Builds per-model state once at load (e.g. packed weights). May return nullptr.
+using PrepareFn = absl::StatusOr<std::shared_ptr<void>> (*)(const Model&, const fb::Operator&);
+
+struct OpDef {
+  fb::OpType type;
+  fb::OpOptions options;  // the options table this op expects; NONE = none
+  int min_inputs, max_inputs;
+  int min_outputs, max_outputs;
+  InferFn infer;
+  RunFn run;
+  PrepareFn prepare = nullptr;
+  bool options_required = true;  // if false, the options table may be absent (defaults apply)
+  bool reads_input_values = true;  // false: only input shapes matter (Shape), so it folds at plan time
+};
+
+// nullptr for an op type this runtime does not know.
+const OpDef* FindOp(fb::OpType type);
+const char* OpTypeName(fb::OpType type);
+
+// Registration: each ops/*.cc file defines a function that appends its ops.
+void RegisterElementwiseOps(std::vector<OpDef>& ops);
+void RegisterLinalgOps(std::vector<OpDef>& ops);
+void RegisterNormOps(std::vector<OpDef>& ops);
+void RegisterShapeOps(std::vector<OpDef>& ops);
+void RegisterReduceOps(std::vector<OpDef>& ops);
+void RegisterConvOps(std::vector<OpDef>& ops);
+
+template <typename T>
+const T* OpContext::options() const {
+  return op->options_as<T>();
+}
+
+// Shared helpers for ops.
+// Normalizes a possibly negative axis against rank; error if out of range.
+absl::StatusOr<int> NormalizeAxis(const OpContext& ctx, int64_t axis, int rank, const char* what = "axis");
+// Reads an integer tensor (I32 or I64) known at plan time into a vector.
+absl::StatusOr<std::vector<int64_t>> ReadInts(const OpContext& ctx, size_t input, const char* what);
+// numpy broadcasting of two shapes.
+absl::StatusOr<Shape> BroadcastShapes(const OpContext& ctx, const Shape& a, const Shape& b);
+absl::Status ExpectDType(const OpContext& ctx, size_t input, DType want);
+absl::Status ExpectFloat(const OpContext& ctx, size_t input);
+
+}  // namespace edgert

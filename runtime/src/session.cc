@@ -1,0 +1,297 @@
+#include "session.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "planner.h"
+
+namespace edgert {
+namespace {
+
+// Values up to this size whose inputs are all known before the run (constants, shapes) are
+// computed once at plan time: shape arithmetic (Shape -> Gather -> Concat -> Reshape) folds away.
+constexpr int64_t kMaxFoldBytes = 1 << 16;
+
+uint64_t PhysicalMemoryBytes() {
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return UINT64_MAX;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model, const SessionOptions& options) {
+  if (options.num_threads < 0 || options.num_threads > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("num_threads must be in [0, 1024], got ", options.num_threads));
+  }
+  std::unique_ptr<Session> s(new Session(model));
+  s->options_ = options;
+  int n = options.num_threads;
+  if (n == 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  s->num_threads_ = n;
+  if (n > 1) {
+    s->pool_ = pthreadpool_create(static_cast<size_t>(n));
+    if (s->pool_ == nullptr) return absl::ResourceExhaustedError("cannot create the thread pool");
+  }
+  const size_t nt = model.tensors().size();
+  s->values_.resize(nt);
+  for (size_t i = 0; i < nt; ++i) {
+    const TensorInfo& ti = model.tensors()[i];
+    Value& v = s->values_[i];
+    v.dtype = ti.dtype;
+    v.shape = ti.dims;
+    if (ti.data != nullptr) {
+      v.data = const_cast<uint8_t*>(ti.data);  // constants are never written by ops
+      v.known_at_plan = true;
+    }
+  }
+  const size_t ni = model.inputs().size();
+  s->input_storage_.resize(ni);
+  s->input_shapes_.resize(ni);
+  s->input_set_.assign(ni, false);
+  // If every input has fixed dims, plan now so that arena limits fail at creation.
+  bool all_fixed = true;
+  for (size_t i = 0; i < ni; ++i) {
+    const TensorInfo& ti = model.tensor(model.inputs()[i]);
+    for (int64_t d : ti.dims) all_fixed &= d >= 0;
+    if (all_fixed) {
+      s->input_shapes_[i] = ti.dims;
+    }
+  }
+  if (all_fixed) {
+    for (size_t i = 0; i < ni; ++i) {
+      Value& v = s->values_[static_cast<size_t>(model.inputs()[i])];
+      const int64_t bytes = DTypeBytes(v.dtype, NumElementsUnchecked(v.shape));
+      s->input_storage_[i].assign(static_cast<size_t>(bytes), 0);
+      v.data = s->input_storage_[i].data();
+    }
+    RETURN_IF_ERROR(s->Plan());
+  }
+  return s;
+}
+
+Session::~Session() {
+  if (pool_ != nullptr) pthreadpool_destroy(pool_);
+  std::free(arena_);
+}
+
+absl::Status Session::SetInput(size_t index, DType dtype, const Shape& shape, const void* data, size_t bytes) {
+  const auto& inputs = model_.inputs();
+  if (index >= inputs.size()) {
+    return absl::NotFoundError(absl::StrCat("input index ", index, " out of range (model has ", inputs.size(), " inputs)"));
+  }
+  const TensorInfo& ti = model_.tensor(inputs[index]);
+  if (dtype != ti.dtype) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "': dtype ", DTypeName(dtype), ", expected ",
+                                                   DTypeName(ti.dtype)));
+  }
+  if (shape.size() != ti.dims.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "': rank ", shape.size(), " (shape ",
+                                                   ShapeString(shape), "), expected rank ", ti.dims.size()));
+  }
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "': dim ", d, " is negative"));
+    }
+    if (ti.dims[d] >= 0 && shape[d] != ti.dims[d]) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "': shape ", ShapeString(shape),
+                                                     ", expected ", ShapeString(ti.dims), " (dim ", d, ")"));
+    }
+  }
+  auto count = NumElements(shape);
+  if (!count.ok() || DTypeBytes(dtype, *count) > kMaxTensorBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "': shape ", ShapeString(shape), " is too large"));
+  }
+  const int64_t want = DTypeBytes(dtype, *count);
+  if (static_cast<uint64_t>(want) != bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "': got ", bytes, " bytes, shape ",
+                                                   ShapeString(shape), " of ", DTypeName(dtype), " needs ", want));
+  }
+  if (bytes > 0 && data == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "': null data"));
+  }
+  if (shape != input_shapes_[index] || !planned_) {
+    planned_ = false;
+    input_shapes_[index] = shape;
+  }
+  std::vector<uint8_t>& store = input_storage_[index];
+  if (store.size() != bytes) store.assign(bytes, 0);
+  if (bytes > 0) std::memcpy(store.data(), data, bytes);
+  Value& v = values_[static_cast<size_t>(inputs[index])];
+  v.shape = shape;
+  v.data = store.data();
+  input_set_[index] = true;
+  ran_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status Session::Plan() {
+  planned_ = false;
+  const size_t nt = values_.size();
+  const int nops = model_.num_ops();
+  // Bind dynamic dim names across inputs.
+  std::map<std::string, std::pair<int64_t, std::string>> dim_values;
+  for (size_t i = 0; i < model_.inputs().size(); ++i) {
+    const TensorInfo& ti = model_.tensor(model_.inputs()[i]);
+    for (size_t d = 0; d < ti.dims.size(); ++d) {
+      if (ti.dims[d] >= 0) continue;
+      const int64_t got = input_shapes_[i][d];
+      auto [it, fresh] = dim_values.emplace(ti.dim_names[d], std::make_pair(got, ti.name));
+      if (!fresh && it->second.first != got) {
+        return absl::InvalidArgumentError(absl::StrCat("input '", ti.name, "' dim ", d, " ('", ti.dim_names[d],
+                                                       "') is ", got, " but input '", it->second.second,
+                                                       "' gave it ", it->second.first));
+      }
+    }
+  }
+  // Reset computed values.
+  for (size_t i = 0; i < nt; ++i) {
+    const TensorInfo& ti = model_.tensors()[i];
+    if (ti.data == nullptr && !ti.is_input) {
+      values_[i].data = nullptr;
+      values_[i].known_at_plan = false;
+      values_[i].shape.clear();
+    }
+  }
+  folded_storage_.clear();
+  folded_.assign(static_cast<size_t>(nops), false);
+  contexts_.assign(static_cast<size_t>(nops), OpContext());
+  std::vector<PlanRequest> requests;
+  std::vector<int> request_tensor;  // tensor index, or -(op+1) for an op's workspace
+  std::vector<int> last_use(nt, -1);
+  for (int i = 0; i < nops; ++i) {
+    const fb::Operator& o = model_.op(i);
+    if (o.inputs()) {
+      for (int idx : *o.inputs()) {
+        if (idx >= 0) last_use[static_cast<size_t>(idx)] = i;
+      }
+    }
+  }
+  for (int idx : model_.outputs()) last_use[static_cast<size_t>(idx)] = nops;
+  for (int i = 0; i < nops; ++i) {
+    const fb::Operator& o = model_.op(i);
+    const OpDef* def = FindOp(o.type());
+    OpContext& ctx = contexts_[static_cast<size_t>(i)];
+    ctx.model = &model_;
+    ctx.op = &o;
+    ctx.op_index = i;
+    ctx.prepared = model_.op_state(i);
+    ctx.pool = pool_;
+    bool all_known = true;
+    if (o.inputs()) {
+      for (int idx : *o.inputs()) {
+        Value* v = idx >= 0 ? &values_[static_cast<size_t>(idx)] : nullptr;
+        ctx.in.push_back(v);
+        if (v != nullptr && !v->known_at_plan && def->reads_input_values) all_known = false;
+      }
+    }
+    int64_t out_bytes = 0;
+    for (int idx : *o.outputs()) {
+      Value* v = &values_[static_cast<size_t>(idx)];
+      v->dtype = model_.tensor(idx).dtype;
+      ctx.out.push_back(v);
+    }
+    absl::Status st = def->infer(ctx);
+    if (!st.ok()) return absl::Status(st.code(), absl::StrCat(model_.label(), ": ", st.message()));
+    for (size_t k = 0; k < ctx.out.size(); ++k) {
+      Value* v = ctx.out[k];
+      auto n = NumElements(v->shape);
+      if (!n.ok() || DTypeBytes(v->dtype, *n) > kMaxTensorBytes || v->rank() > kMaxRank) {
+        return absl::InvalidArgumentError(absl::StrCat(model_.label(), ": ", model_.OpLabel(i), ": output '",
+                                                       model_.tensor((*o.outputs())[static_cast<unsigned>(k)]).name,
+                                                       "' shape ", ShapeString(v->shape), " is too large or invalid"));
+      }
+      out_bytes += DTypeBytes(v->dtype, *n);
+    }
+    if (all_known && out_bytes <= kMaxFoldBytes && ctx.workspace_bytes <= static_cast<size_t>(kMaxFoldBytes)) {
+      // Evaluate now; the op is skipped at run time.
+      for (Value* v : ctx.out) {
+        auto mem = std::make_unique<uint8_t[]>(static_cast<size_t>(std::max<int64_t>(v->bytes(), 1)) + 64);
+        v->data = mem.get();
+        v->known_at_plan = true;
+        folded_storage_.push_back(std::move(mem));
+      }
+      std::unique_ptr<uint8_t[]> ws;
+      if (ctx.workspace_bytes > 0) {
+        ws = std::make_unique<uint8_t[]>(ctx.workspace_bytes + 64);
+        ctx.workspace = reinterpret_cast<void*>(AlignUp(reinterpret_cast<uintptr_t>(ws.get()), 64));
+      }
+      st = def->run(ctx);
+      ctx.workspace = nullptr;
+      if (!st.ok()) return absl::Status(st.code(), absl::StrCat(model_.label(), ": ", st.message()));
+      folded_[static_cast<size_t>(i)] = true;
+      continue;
+    }
+    for (int idx : *o.outputs()) {
+      const Value& v = values_[static_cast<size_t>(idx)];
+      requests.push_back({static_cast<size_t>(v.bytes()), i, std::max(i, last_use[static_cast<size_t>(idx)])});
+      request_tensor.push_back(idx);
+    }
+    if (ctx.workspace_bytes > 0) {
+      requests.push_back({ctx.workspace_bytes, i, i});
+      request_tensor.push_back(-(i + 1));
+    }
+  }
+  ArenaPlan plan = PlanArena(requests, 64);
+  const uint64_t limit = options_.arena_limit_bytes;
+  if (limit != 0 && plan.arena_bytes > limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(model_.label(), ": the plan needs an arena of ", plan.arena_bytes,
+                                                     " bytes, over the session limit of ", limit));
+  }
+  if (plan.arena_bytes > PhysicalMemoryBytes()) {
+    return absl::ResourceExhaustedError(absl::StrCat(model_.label(), ": the plan needs an arena of ", plan.arena_bytes,
+                                                     " bytes, more than this machine's memory"));
+  }
+  if (plan.arena_bytes > arena_bytes_ || arena_ == nullptr) {
+    std::free(arena_);
+    arena_ = static_cast<uint8_t*>(std::aligned_alloc(64, std::max<size_t>(AlignUp(plan.arena_bytes, 64), 64)));
+    if (arena_ == nullptr) {
+      arena_bytes_ = 0;
+      return absl::ResourceExhaustedError(absl::StrCat(model_.label(), ": cannot allocate an arena of ",
+                                                       plan.arena_bytes, " bytes"));
+    }
+  }
+  arena_bytes_ = plan.arena_bytes;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const int t = request_tensor[r];
+    if (t >= 0) {
+      values_[static_cast<size_t>(t)].data = arena_ + plan.offsets[r];
+    } else {
+      contexts_[static_cast<size_t>(-t - 1)].workspace = arena_ + plan.offsets[r];
+    }
+  }
+  planned_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Session::Run() {
+  for (size_t i = 0; i < input_set_.size(); ++i) {
+    if (!input_set_[i]) {
+      return absl::FailedPreconditionError(absl::StrCat("input '", model_.tensor(model_.inputs()[i]).name,
+                                                        "' was not set before run"));
+    }
+  }
+  if (!planned_) RETURN_IF_ERROR(Plan());
+  const int nops = model_.num_ops();
+  for (int i = 0; i < nops; ++i) {
+    if (folded_[static_cast<size_t>(i)]) continue;
+    OpContext& ctx = contexts_[static_cast<size_t>(i)];
+    const OpDef* def = FindOp(ctx.op->type());
+    absl::Status st = def->run(ctx);
+    if (!st.ok()) return absl::Status(st.code(), absl::StrCat(model_.label(), ": ", st.message()));
+  }
+  ran_ = true;
+  return absl::OkStatus();
+}
+
+const Value& Session::output(size_t index) const {
+  return values_[static_cast<size_t>(model_.outputs()[index])];
+}
+
+}  // namespace edgert

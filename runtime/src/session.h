@@ -1,0 +1,72 @@
+// Session: input shapes -> resolved shapes -> one planned arena -> run. Re-plans only when an
+// input shape changes. One thread at a time (concurrent use is detected and refused).
+#pragma once
+
+#include <pthreadpool.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "model.h"
+#include "ops/op.h"
+
+namespace edgert {
+
+struct SessionOptions {
+  int num_threads = 0;          // 0 = one per core
+  uint64_t arena_limit_bytes = 0;  // 0 = no limit beyond physical memory
+};
+
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Create(const Model& model, const SessionOptions& options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Copies input `index`. dtype must match; rank must match; fixed dims must match.
+  absl::Status SetInput(size_t index, DType dtype, const Shape& shape, const void* data, size_t bytes);
+  absl::Status Run();
+  const Value& output(size_t index) const;
+  const Model& model() const { return model_; }
+  uint64_t arena_bytes() const { return arena_bytes_; }
+  bool ran() const { return ran_; }
+  int num_threads() const { return num_threads_; }
+
+  // Guards a call against concurrent use of the same session.
+  class Busy {
+   public:
+    explicit Busy(Session& s) : s_(s), ok_(!s.busy_.exchange(true, std::memory_order_acquire)) {}
+    ~Busy() { if (ok_) s_.busy_.store(false, std::memory_order_release); }
+    bool ok() const { return ok_; }
+   private:
+    Session& s_;
+    bool ok_;
+  };
+
+ private:
+  explicit Session(const Model& model) : model_(model) {}
+  absl::Status Plan();
+
+  const Model& model_;
+  SessionOptions options_;
+  int num_threads_ = 1;
+  pthreadpool_t pool_ = nullptr;
+  std::atomic<bool> busy_{false};
+
+  std::vector<Value> values_;  // one per tensor
+  std::vector<std::vector<uint8_t>> input_storage_;
+  std::vector<Shape> input_shapes_;
+  std::vector<bool> input_set_;
+  bool planned_ = false;
+  bool ran_ = false;
+
+  std::vector<OpContext> contexts_;  // one per op
+  std::vector<bool> folded_;         // op evaluated at plan time
+  std::vector<std::unique_ptr<uint8_t[]>> folded_storage_;
+  uint8_t* arena_ = nullptr;
+  uint64_t arena_bytes_ = 0;
+};
+
+}  // namespace edgert

@@ -1,0 +1,308 @@
+// Float reference ops through a real session, against hand-computed values.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "model.h"
+#include "model_builder.h"
+#include "ops_test_util.h"
+#include "session.h"
+
+namespace edgert {
+namespace {
+
+using test::D;
+using test::ModelBuilder;
+using ::testing::ElementsAre;
+using ::testing::FloatNear;
+using ::testing::HasSubstr;
+using ::testing::Pointwise;
+
+TEST(Ops, AddBroadcastRowAndColumn) {
+  ModelBuilder b;
+  int a = b.Input("a", fb::DType::F32, {2, 1});
+  int c = b.Input("c", fb::DType::F32, {1, 3});
+  int y = b.Tensor("y", fb::DType::F32, {2, 3});
+  b.Op(fb::OpType::ADD, {a, c}, {y}, ModelBuilder::Opt(fb::BinaryOptionsT{}));
+  b.Output(y);
+  Runner r(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  auto out = r.Run({F32({2, 1}, {10, 20}), F32({1, 3}, {1, 2, 3})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].shape, (Shape{2, 3}));
+  EXPECT_THAT((*out)[0].f32(), ElementsAre(11, 12, 13, 21, 22, 23));
+}
+
+TEST(Ops, BinaryOpsWithFusedRelu) {
+  for (auto [type, want] : std::vector<std::pair<fb::OpType, std::vector<float>>>{
+           {fb::OpType::SUB, {0, 0, 2, 0}}, {fb::OpType::MUL, {0, 4, 8, 0}}, {fb::OpType::DIV, {0, 1, 2, 0}},
+           {fb::OpType::MAXIMUM, {2, 2, 4, 2}}, {fb::OpType::MINIMUM, {0, 2, 2, 0}}}) {
+    ModelBuilder b;
+    int a = b.Input("a", fb::DType::F32, {4});
+    int c = b.ConstF32("c", {1}, {2});
+    int y = b.Tensor("y", fb::DType::F32, {4});
+    fb::BinaryOptionsT o;
+    o.fused_activation = fb::Activation::RELU;
+    b.Op(type, {a, c}, {y}, ModelBuilder::Opt(o));
+    b.Output(y);
+    Runner r(b);
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto out = r.Run({F32({4}, {-1, 2, 4, -6})});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_THAT((*out)[0].f32(), Pointwise(FloatNear(1e-6), want)) << fb::EnumNameOpType(type);
+  }
+}
+
+TEST(Ops, ComparisonAndWhere) {
+  ModelBuilder b;
+  int a = b.Input("a", fb::DType::F32, {4});
+  int z = b.ConstF32("zero", {}, {0});
+  int m = b.Tensor("m", fb::DType::BOOL, {4});
+  int y = b.Tensor("y", fb::DType::F32, {4});
+  b.Op(fb::OpType::GREATER, {a, z}, {m}, {});
+  b.Op(fb::OpType::WHERE, {m, a, z}, {y}, {});
+  b.Output(y);
+  b.Output(m);
+  Runner r(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  auto out = r.Run({F32({4}, {-1, 2, 0, 5})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT((*out)[0].f32(), ElementsAre(0, 2, 0, 5));
+  EXPECT_EQ((*out)[1].data, std::string("\0\1\0\1", 4));
+}
+
+TEST(Ops, UnaryFloat) {
+  struct U { fb::OpType t; float (*f)(float); };
+  const std::vector<U> cases = {
+      {fb::OpType::RELU, [](float v) { return std::max(v, 0.f); }},
+      {fb::OpType::SIGMOID, [](float v) { return 1.f / (1.f + std::exp(-v)); }},
+      {fb::OpType::TANH, [](float v) { return std::tanh(v); }},
+      {fb::OpType::EXP, [](float v) { return std::exp(v); }},
+      {fb::OpType::ERF, [](float v) { return std::erf(v); }},
+      {fb::OpType::NEG, [](float v) { return -v; }},
+      {fb::OpType::ABS, [](float v) { return std::fabs(v); }},
+      {fb::OpType::SILU, [](float v) { return v / (1.f + std::exp(-v)); }},
+      {fb::OpType::GELU, [](float v) { return 0.5f * v * (1.f + std::erf(v / std::sqrt(2.f))); }},
+  };
+  const std::vector<float> x = {-3, -1.5f, -0.25f, 0, 0.5f, 2, 7};
+  for (const U& u : cases) {
+    ModelBuilder b;
+    int a = b.Input("a", fb::DType::F32, {7});
+    int y = b.Tensor("y", fb::DType::F32, {7});
+    b.Op(u.t, {a}, {y}, {});
+    b.Output(y);
+    Runner r(b);
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto out = r.Run({F32({7}, x)});
+    ASSERT_TRUE(out.ok()) << out.status();
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_NEAR((*out)[0].f32()[i], u.f(x[i]), 2e-6 * (1 + std::fabs(u.f(x[i])))) << fb::EnumNameOpType(u.t) << " x=" << x[i];
+    }
+  }
+}
+
+TEST(Ops, MatMulBatchedBroadcast) {
+  ModelBuilder b;
+  int a = b.Input("a", fb::DType::F32, {2, 2, 3});
+  int w = b.ConstF32("w", {3, 2}, {1, 0, 0, 1, 1, 1});
+  int y = b.Tensor("y", fb::DType::F32, {2, 2, 2});
+  b.Op(fb::OpType::MATMUL, {a, w}, {y}, {});
+  b.Output(y);
+  Runner r(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  auto out = r.Run({F32({2, 2, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].shape, (Shape{2, 2, 2}));
+  EXPECT_THAT((*out)[0].f32(), ElementsAre(4, 5, 10, 11, 16, 17, 22, 23));
+}
+
+TEST(Ops, MatMulVector) {
+  ModelBuilder b;
+  int a = b.Input("a", fb::DType::F32, {3});
+  int w = b.ConstF32("w", {3, 2}, {1, 2, 3, 4, 5, 6});
+  int y = b.Tensor("y", fb::DType::F32, {2});
+  b.Op(fb::OpType::MATMUL, {a, w}, {y}, {});
+  b.Output(y);
+  Runner r(b);
+  auto out = r.Run({F32({3}, {1, 1, 1})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ((*out)[0].shape, (Shape{2}));
+  EXPECT_THAT((*out)[0].f32(), ElementsAre(9, 12));
+}
+
+TEST(Ops, FullyConnectedF32WithBiasAndRelu) {
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {"m", 3});
+  int w = b.ConstF32("w", {2, 3}, {1, 2, 3, -1, -1, -1});
+  int bias = b.ConstF32("b", {2}, {0.5f, 1});
+  int y = b.Tensor("y", fb::DType::F32, {"m", 2});
+  fb::FullyConnectedOptionsT o;
+  o.fused_activation = fb::Activation::RELU;
+  b.Op(fb::OpType::FULLY_CONNECTED, {x, w, bias}, {y}, ModelBuilder::Opt(o));
+  b.Output(y);
+  Runner r(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  auto out = r.Run({F32({2, 3}, {1, 1, 1, -1, 0, 2})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT((*out)[0].f32(), Pointwise(FloatNear(1e-5), std::vector<float>{6.5f, 0, 5.5f, 0}));
+}
+
+TEST(Ops, SoftmaxAndLogSoftmax) {
+  for (fb::OpType t : {fb::OpType::SOFTMAX, fb::OpType::LOG_SOFTMAX}) {
+    ModelBuilder b;
+    int x = b.Input("x", fb::DType::F32, {2, 3});
+    int y = b.Tensor("y", fb::DType::F32, {2, 3});
+    fb::AxisOptionsT o;
+    o.axis = -1;
+    b.Op(t, {x}, {y}, ModelBuilder::Opt(o));
+    b.Output(y);
+    Runner r(b);
+    auto out = r.Run({F32({2, 3}, {1, 2, 3, 1000, 1000, 1000})});
+    ASSERT_TRUE(out.ok()) << out.status();
+    const float s = std::exp(1.f) + std::exp(2.f) + std::exp(3.f);
+    std::vector<float> want = {std::exp(1.f) / s, std::exp(2.f) / s, std::exp(3.f) / s, 1.f / 3, 1.f / 3, 1.f / 3};
+    if (t == fb::OpType::LOG_SOFTMAX) for (float& v : want) v = std::log(v);
+    EXPECT_THAT((*out)[0].f32(), Pointwise(FloatNear(1e-6), want));
+  }
+}
+
+TEST(Ops, LayerNorm) {
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {2, 4});
+  int g = b.ConstF32("g", {4}, {1, 2, 1, 1});
+  int be = b.ConstF32("b", {4}, {0, 0, 0, 1});
+  int y = b.Tensor("y", fb::DType::F32, {2, 4});
+  fb::LayerNormOptionsT o;
+  o.axis = -1;
+  o.epsilon = 0;
+  b.Op(fb::OpType::LAYER_NORM, {x, g, be}, {y}, ModelBuilder::Opt(o));
+  b.Output(y);
+  Runner r(b);
+  auto out = r.Run({F32({2, 4}, {1, 2, 3, 4, 5, 5, 5, 7})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  const float sd = std::sqrt(1.25f);
+  std::vector<float> want = {-1.5f / sd, 2 * -0.5f / sd, 0.5f / sd, 1.5f / sd + 1};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR((*out)[0].f32()[static_cast<size_t>(i)], want[static_cast<size_t>(i)], 1e-5);
+  // second row: mean 5.5, var 0.75
+  EXPECT_NEAR((*out)[0].f32()[7], 1.5f / std::sqrt(0.75f) + 1, 1e-5);
+}
+
+// Reshape whose target comes from Shape -> Gather -> Concat: folded at plan time, dynamic seq.
+TEST(Ops, ReshapeFromShapeSubgraphWithDynamicDims) {
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {1, "seq", 4});
+  int s = b.Tensor("s", fb::DType::I64, {3});
+  int i1 = b.ConstI64("i1", {1}, {1});
+  int seq = b.Tensor("seq_len", fb::DType::I64, {1});
+  int tail = b.ConstI64("tail", {2}, {2, 2});
+  int target = b.Tensor("target", fb::DType::I64, {3});
+  int y = b.Tensor("y", fb::DType::F32, {"seq", 2, 2});
+  b.Op(fb::OpType::SHAPE, {x}, {s}, {});
+  fb::AxisOptionsT ax;
+  ax.axis = 0;
+  b.Op(fb::OpType::GATHER, {s, i1}, {seq}, ModelBuilder::Opt(ax));
+  b.Op(fb::OpType::CONCAT, {seq, tail}, {target}, ModelBuilder::Opt(ax));
+  b.Op(fb::OpType::RESHAPE, {x, target}, {y}, {});
+  b.Output(y);
+  Runner r(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  for (int64_t len : {1, 3, 5}) {
+    std::vector<float> v(static_cast<size_t>(len * 4));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+    auto out = r.Run({F32({1, len, 4}, v)});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].shape, (Shape{len, 2, 2}));
+    EXPECT_EQ((*out)[0].f32(), v);
+  }
+}
+
+TEST(Ops, TransposeConcatGatherSlice) {
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {2, 3});
+  int t = b.Tensor("t", fb::DType::F32, {3, 2});
+  int c = b.Tensor("c", fb::DType::F32, {3, 4});
+  int idx = b.ConstI64("idx", {2}, {-1, 0});
+  int g = b.Tensor("g", fb::DType::F32, {2, 4});
+  int st = b.ConstI64("st", {1}, {-1});
+  int en = b.ConstI64("en", {1}, {INT64_MIN});
+  int axes = b.ConstI64("axes", {1}, {1});
+  int steps = b.ConstI64("steps", {1}, {-2});
+  int s = b.Tensor("s", fb::DType::F32, {2, 2});
+  fb::TransposeOptionsT to;
+  to.perm = {1, 0};
+  b.Op(fb::OpType::TRANSPOSE, {x}, {t}, ModelBuilder::Opt(to));
+  fb::AxisOptionsT a1;
+  a1.axis = 1;
+  b.Op(fb::OpType::CONCAT, {t, t}, {c}, ModelBuilder::Opt(a1));
+  fb::AxisOptionsT a0;
+  b.Op(fb::OpType::GATHER, {c, idx}, {g}, ModelBuilder::Opt(a0));
+  b.Op(fb::OpType::SLICE, {g, st, en, axes, steps}, {s}, {});
+  b.Output(s);
+  b.Output(g);
+  Runner r(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  auto out = r.Run({F32({2, 3}, {1, 2, 3, 4, 5, 6})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  // t = [[1,4],[2,5],[3,6]]; c = [[1,4,1,4],[2,5,2,5],[3,6,3,6]]; g = rows 2,0
+  EXPECT_THAT((*out)[1].f32(), ElementsAre(3, 6, 3, 6, 1, 4, 1, 4));
+  // slice columns 3, 1 (step -2 from the end)
+  EXPECT_EQ((*out)[0].shape, (Shape{2, 2}));
+  EXPECT_THAT((*out)[0].f32(), ElementsAre(6, 6, 4, 4));
+}
+
+TEST(Ops, GatherIndexOutOfRangeIsAnError) {
+  ModelBuilder b;
+  int x = b.ConstF32("x", {3}, {1, 2, 3});
+  int i = b.Input("i", fb::DType::I64, {1});
+  int y = b.Tensor("y", fb::DType::F32, {1});
+  b.Op(fb::OpType::GATHER, {x, i}, {y}, ModelBuilder::Opt(fb::AxisOptionsT{}), "g");
+  b.Output(y);
+  Runner r(b);
+  auto out = r.Run({I64({1}, {7})});
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("index 7 out of range"));
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("'g' (GATHER)"));
+}
+
+TEST(Ops, SplitSqueezeUnsqueezeExpandRangeCast) {
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {1, 4});
+  int p0 = b.Tensor("p0", fb::DType::F32, {1, 1});
+  int p1 = b.Tensor("p1", fb::DType::F32, {1, 3});
+  int split = b.ConstI64("split", {2}, {1, 3});
+  fb::SplitOptionsT so;
+  so.axis = 1;
+  b.Op(fb::OpType::SPLIT, {x, split}, {p0, p1}, ModelBuilder::Opt(so));
+  int sq = b.Tensor("sq", fb::DType::F32, {3});
+  b.Op(fb::OpType::SQUEEZE, {p1}, {sq}, {});
+  int ax = b.ConstI64("ax", {1}, {1});
+  int us = b.Tensor("us", fb::DType::F32, {3, 1});
+  b.Op(fb::OpType::UNSQUEEZE, {sq, ax}, {us}, {});
+  int shp = b.ConstI64("shp", {2}, {3, 2});
+  int ex = b.Tensor("ex", fb::DType::F32, {3, 2});
+  b.Op(fb::OpType::EXPAND, {us, shp}, {ex}, {});
+  int r0 = b.ConstI64("r0", {}, {0});
+  int r1 = b.ConstI64("r1", {}, {5});
+  int r2 = b.ConstI64("r2", {}, {2});
+  int rg = b.Tensor("rg", fb::DType::I64, {3});
+  b.Op(fb::OpType::RANGE, {r0, r1, r2}, {rg}, {});
+  int cf = b.Tensor("cf", fb::DType::F32, {3});
+  fb::CastOptionsT co;
+  co.to = fb::DType::F32;
+  b.Op(fb::OpType::CAST, {rg}, {cf}, ModelBuilder::Opt(co));
+  b.Output(ex);
+  b.Output(cf);
+  b.Output(p0);
+  Runner r(b);
+  ASSERT_TRUE(r.ok()) << r.error();
+  auto out = r.Run({F32({1, 4}, {1, 2, 3, 4})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT((*out)[0].f32(), ElementsAre(2, 2, 3, 3, 4, 4));
+  EXPECT_THAT((*out)[1].f32(), ElementsAre(0, 2, 4));
+  EXPECT_THAT((*out)[2].f32(), ElementsAre(1));
+}
+
+}  // namespace
+}  // namespace edgert
