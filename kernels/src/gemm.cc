@@ -1,0 +1,278 @@
+// GEMM drivers: activation quantization, tiling over a pthreadpool, epilogue activation.
+// Every output element is computed by exactly one micro-kernel call whose arithmetic does not
+// depend on the tile it is in, so results are bit-identical for any thread count.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "edgert/kernels/internal.h"
+
+namespace edgert::kernels {
+namespace {
+
+[[noreturn]] void Fail(const char* what) {
+  std::fprintf(stderr, "edgert kernels: broken invariant: %s\n", what);
+  std::abort();
+}
+
+size_t RoundUp(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+const PackedHeader* Header(const void* packed, uint32_t magic, size_t n, size_t k) {
+  const auto* h = static_cast<const PackedHeader*>(packed);
+  if (h->magic != magic || h->n != n || h->k != k) Fail("packed weights do not match the call");
+  return h;
+}
+
+const uint8_t* Panel(const void* packed, const PackedHeader* h, size_t p) {
+  return static_cast<const uint8_t*>(packed) + sizeof(PackedHeader) + p * h->panel_bytes;
+}
+
+struct Workspace {
+  QRowParams* rows;
+  uint8_t* q;
+  size_t stride;
+};
+
+Workspace SplitWorkspace(void* ws, size_t m, size_t k) {
+  auto base = reinterpret_cast<uintptr_t>(ws);
+  base = RoundUp(base, 64);
+  Workspace w;
+  w.rows = reinterpret_cast<QRowParams*>(base);
+  w.q = reinterpret_cast<uint8_t*>(base + RoundUp(m * sizeof(QRowParams), 64));
+  w.stride = QRowStride(k);
+  return w;
+}
+
+// Rows per quantization task and per GEMM task (a GEMM task = rows x one 16-column panel).
+constexpr size_t kQuantRowsPerTask = 8;
+size_t RowsPerTask(size_t mr) { return mr * std::max<size_t>(1, 32 / mr); }
+
+struct QuantCtx {
+  QuantizeRowsFn fn;
+  int32_t qmax;
+  size_t m, k;
+  const float* a;
+  size_t lda;
+  Workspace ws;
+};
+
+void QuantTask(void* p, size_t start, size_t count) {
+  const auto* c = static_cast<const QuantCtx*>(p);
+  c->fn(count, c->k, c->a + start * c->lda, c->lda, c->qmax, c->ws.q + start * c->ws.stride,
+        c->ws.stride, c->ws.rows + start);
+}
+
+void Quantize(const QGemmConfig* cfg, int32_t qmax, size_t m, size_t k, const float* a,
+              size_t lda, const Workspace& ws, pthreadpool_t pool) {
+  QuantCtx ctx{cfg->quantize, qmax, m, k, a, lda, ws};
+  if (m <= kQuantRowsPerTask || pool == nullptr) {
+    QuantTask(&ctx, 0, m);
+  } else {
+    pthreadpool_parallelize_1d_tile_1d(pool, QuantTask, &ctx, m, kQuantRowsPerTask, 0);
+  }
+}
+
+// Bias for panel p: 16 floats, copied when the panel is the short last one.
+const float* PanelBias(const float* bias, size_t n, size_t p, float* tmp) {
+  if (!bias) return nullptr;
+  const size_t n0 = p * kPanelN;
+  if (n0 + kPanelN <= n) return bias + n0;
+  std::memset(tmp, 0, kPanelN * sizeof(float));
+  std::memcpy(tmp, bias + n0, (n - n0) * sizeof(float));
+  return tmp;
+}
+
+struct QGemmCtx {
+  const QGemmConfig* cfg;
+  bool int4;
+  size_t m, n, k, block;
+  const void* packed;
+  const PackedHeader* hdr;
+  const float* bias;
+  Activation act;
+  float* c;
+  size_t ldc;
+  Workspace ws;
+  // test hook
+  int32_t* acc;
+  size_t acc_stride;
+};
+
+void QGemmTask(void* p, size_t i0, size_t panel, size_t mt, size_t /*pt*/) {
+  const auto* x = static_cast<const QGemmCtx*>(p);
+  const auto& uk4 = x->m == 1 ? x->cfg->qb4w_1 : x->cfg->qb4w;
+  const auto& uk8 = x->m == 1 ? x->cfg->qc8w_1 : x->cfg->qc8w;
+  const size_t ukmr = x->int4 ? uk4.mr : uk8.mr;
+  const size_t n0 = panel * kPanelN;
+  const size_t nc = std::min(kPanelN, x->n - n0);
+  float bias_tmp[kPanelN];
+  QEpilogue ep{PanelBias(x->bias, x->n, panel, bias_tmp), nullptr, x->acc_stride};
+  const uint8_t* w = Panel(x->packed, x->hdr, panel);
+  for (size_t i = i0; i < i0 + mt; i += ukmr) {
+    const size_t mr = std::min(ukmr, i0 + mt - i);
+    float* c = x->c ? x->c + i * x->ldc + n0 : nullptr;
+    if (x->acc) ep.acc = x->acc + i * x->acc_stride + n0;
+    const uint8_t* a = x->ws.q + i * x->ws.stride;
+    if (x->int4) {
+      uk4.fn(mr, nc, x->k, x->block, x->hdr->flags, a, x->ws.stride,
+                                         x->ws.rows + i, w, &ep, c, x->ldc);
+    } else {
+      uk8.fn(mr, nc, x->k, a, x->ws.stride, x->ws.rows + i, w, &ep,
+                                         c, x->ldc);
+    }
+    if (c && x->act != Activation::kNone)
+      for (size_t r = 0; r < mr; ++r) ApplyActivation(x->act, c + r * x->ldc, nc);
+  }
+}
+
+void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
+  const size_t ukmr = ctx.int4 ? (ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w).mr
+                              : (ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w).mr;
+  const size_t panels = (ctx.n + kPanelN - 1) / kPanelN;
+  const size_t mt = RowsPerTask(ukmr);
+  if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
+    for (size_t i = 0; i < ctx.m; i += mt)
+      for (size_t p = 0; p < panels; ++p) QGemmTask(&ctx, i, p, std::min(mt, ctx.m - i), 1);
+  } else {
+    pthreadpool_parallelize_2d_tile_2d(pool, QGemmTask, &ctx, ctx.m, panels, mt, 1, 0);
+  }
+}
+
+}  // namespace
+
+size_t QGemmWorkspaceBytes(size_t m, size_t k, size_t /*num_threads*/) {
+  return 64 + RoundUp(m * sizeof(QRowParams), 64) + m * QRowStride(k);
+}
+
+void QGemmQc8wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, const float* a,
+                   size_t lda, const void* packed_w, const float* bias, Activation act, float* c,
+                   size_t ldc, void* workspace, pthreadpool_t pool) {
+  if (m == 0 || n == 0) return;
+  const PackedHeader* h = Header(packed_w, kQc8wMagic, n, k);
+  Workspace ws = SplitWorkspace(workspace, m, k);
+  Quantize(cfg, cfg->qc8w_qmax, m, k, a, lda, ws, pool);
+  QGemmCtx ctx{cfg, false, m, n, k, 0, packed_w, h, bias, act, c, ldc, ws, nullptr, 0};
+  RunQGemm(ctx, pool);
+}
+
+void QGemmQb4wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, size_t block,
+                   const float* a, size_t lda, const void* packed_w, const float* bias,
+                   Activation act, float* c, size_t ldc, void* workspace, pthreadpool_t pool) {
+  if (m == 0 || n == 0) return;
+  const PackedHeader* h = Header(packed_w, kQb4wMagic, n, k);
+  if (h->block != block) Fail("packed qb4w weights have another block size");
+  Workspace ws = SplitWorkspace(workspace, m, k);
+  Quantize(cfg, cfg->qb4w_qmax, m, k, a, lda, ws, pool);
+  QGemmCtx ctx{cfg, true, m, n, k, block, packed_w, h, bias, act, c, ldc, ws, nullptr, 0};
+  RunQGemm(ctx, pool);
+}
+
+void QGemmQc8w(size_t m, size_t n, size_t k, const float* a, size_t lda, const void* packed_w,
+               const float* bias, Activation act, float* c, size_t ldc, void* workspace,
+               pthreadpool_t pool) {
+  QGemmQc8wWith(CurrentQGemmConfig(), m, n, k, a, lda, packed_w, bias, act, c, ldc, workspace,
+                pool);
+}
+
+void QGemmQb4w(size_t m, size_t n, size_t k, size_t block, const float* a, size_t lda,
+               const void* packed_w, const float* bias, Activation act, float* c, size_t ldc,
+               void* workspace, pthreadpool_t pool) {
+  QGemmQb4wWith(CurrentQGemmConfig(), m, n, k, block, a, lda, packed_w, bias, act, c, ldc,
+                workspace, pool);
+}
+
+void Qc8wAccumulatorsForTest(const QGemmConfig* cfg, size_t m, size_t n, size_t k,
+                             const uint8_t* qa, size_t qa_stride, const QRowParams* rows,
+                             const void* packed_w, int32_t* acc, size_t acc_stride) {
+  const PackedHeader* h = Header(packed_w, kQc8wMagic, n, k);
+  Workspace ws{const_cast<QRowParams*>(rows), const_cast<uint8_t*>(qa), qa_stride};
+  QGemmCtx ctx{cfg,     false, m,  n,       k,  0,  packed_w, h, nullptr, Activation::kNone,
+               nullptr, 0,     ws, acc, acc_stride};
+  RunQGemm(ctx, nullptr);
+}
+
+void Qb4wFromQuantizedForTest(const QGemmConfig* cfg, size_t m, size_t n, size_t k,
+                              size_t block, const uint8_t* qa, size_t qa_stride,
+                              const QRowParams* rows, const void* packed_w, const float* bias,
+                              float* c, size_t ldc) {
+  const PackedHeader* h = Header(packed_w, kQb4wMagic, n, k);
+  Workspace ws{const_cast<QRowParams*>(rows), const_cast<uint8_t*>(qa), qa_stride};
+  QGemmCtx ctx{cfg, true, m,  n,       k, block, packed_w, h, bias, Activation::kNone,
+               c,   ldc,  ws, nullptr, 0};
+  RunQGemm(ctx, nullptr);
+}
+
+// ---- FP32 ----
+namespace {
+
+struct SGemmCtx {
+  const F32GemmConfig* cfg;
+  size_t m, n, k;
+  const float* a;
+  size_t lda;
+  const void* packed;
+  const PackedHeader* hdr;
+  const float* bias;
+  Activation act;
+  float* c;
+  size_t ldc;
+};
+
+void SGemmTask(void* p, size_t i0, size_t panel, size_t mt, size_t /*pt*/) {
+  const auto* x = static_cast<const SGemmCtx*>(p);
+  const auto& uk = x->m == 1 ? x->cfg->gemm_1 : x->cfg->gemm;
+  const size_t n0 = panel * kPanelN;
+  const size_t nc = std::min(kPanelN, x->n - n0);
+  float bias_tmp[kPanelN];
+  const float* bias = PanelBias(x->bias, x->n, panel, bias_tmp);
+  const uint8_t* w = Panel(x->packed, x->hdr, panel);
+  for (size_t i = i0; i < i0 + mt; i += uk.mr) {
+    const size_t mr = std::min(uk.mr, i0 + mt - i);
+    float* c = x->c + i * x->ldc + n0;
+    uk.fn(mr, nc, x->k, x->a + i * x->lda, x->lda, w, bias, c, x->ldc);
+    if (x->act != Activation::kNone)
+      for (size_t r = 0; r < mr; ++r) ApplyActivation(x->act, c + r * x->ldc, nc);
+  }
+}
+
+}  // namespace
+
+void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const void* packed_w,
+                 const float* bias, Activation act, float* c, size_t ldc, pthreadpool_t pool) {
+  if (m == 0 || n == 0) return;
+  const F32GemmConfig* cfg = CurrentF32GemmConfig();
+  const PackedHeader* h = Header(packed_w, kF32wMagic, n, k);
+  SGemmCtx ctx{cfg, m, n, k, a, lda, packed_w, h, bias, act, c, ldc};
+  const auto& uk = m == 1 ? cfg->gemm_1 : cfg->gemm;
+  const size_t mt = uk.mr * std::max<size_t>(1, 48 / uk.mr);
+  const size_t panels = (n + kPanelN - 1) / kPanelN;
+  if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
+    for (size_t i = 0; i < m; i += mt)
+      for (size_t p = 0; p < panels; ++p) SGemmTask(&ctx, i, p, std::min(mt, m - i), 1);
+  } else {
+    pthreadpool_parallelize_2d_tile_2d(pool, SGemmTask, &ctx, m, panels, mt, 1, 0);
+  }
+}
+
+void SGemm(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* b, size_t ldb,
+           bool trans_b, float* c, size_t ldc, pthreadpool_t pool) {
+  if (m == 0 || n == 0) return;
+  // Packs B into the panel layout (O(N*K), small next to the O(M*N*K) product for M > 1).
+  std::vector<float> canon;
+  const float* w = b;
+  if (!trans_b || ldb != k) {
+    canon.resize(n * k);
+    for (size_t j = 0; j < n; ++j)
+      for (size_t kk = 0; kk < k; ++kk)
+        canon[j * k + kk] = trans_b ? b[j * ldb + kk] : b[kk * ldb + j];
+    w = canon.data();
+  }
+  std::vector<uint8_t> packed(PackedF32wBytes(n, k) + 64);
+  void* pw = reinterpret_cast<void*>(RoundUp(reinterpret_cast<uintptr_t>(packed.data()), 64));
+  PackF32w(n, k, w, pw);
+  SGemmPacked(m, n, k, a, lda, pw, nullptr, Activation::kNone, c, ldc, pool);
+}
+
+}  // namespace edgert::kernels

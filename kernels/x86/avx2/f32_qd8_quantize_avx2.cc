@@ -1,0 +1,67 @@
+// Dynamic per-row activation quantization, AVX2. Bit-identical to QuantizeRowsRef: min/max are
+// exact in any order, the parameters come from the shared ComputeQRowParams, and
+// cvtps_epi32 (round to nearest even) + saturating packs equal QuantizeOne.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "../../src/qparams.h"
+
+namespace edgert::kernels {
+
+void f32_qd8_quantize_avx2(size_t m, size_t k, const float* a, size_t lda, int32_t qmax,
+                           uint8_t* q, size_t q_stride, QRowParams* params) {
+  for (size_t i = 0; i < m; ++i) {
+    const float* x = a + i * lda;
+    __m256 vmn0 = _mm256_setzero_ps(), vmx0 = _mm256_setzero_ps();
+    __m256 vmn1 = vmn0, vmx1 = vmx0;
+    size_t j = 0;
+    // min_ps(x, acc) returns acc when x is NaN: NaNs are ignored, as in the reference.
+    for (; j + 16 <= k; j += 16) {
+      const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+      vmn0 = _mm256_min_ps(x0, vmn0);
+      vmx0 = _mm256_max_ps(x0, vmx0);
+      vmn1 = _mm256_min_ps(x1, vmn1);
+      vmx1 = _mm256_max_ps(x1, vmx1);
+    }
+    vmn0 = _mm256_min_ps(vmn0, vmn1);
+    vmx0 = _mm256_max_ps(vmx0, vmx1);
+    float tmn[8], tmx[8];
+    _mm256_storeu_ps(tmn, vmn0);
+    _mm256_storeu_ps(tmx, vmx0);
+    float mn = 0.0f, mx = 0.0f;
+    for (int t = 0; t < 8; ++t) {
+      mn = tmn[t] < mn ? tmn[t] : mn;
+      mx = tmx[t] > mx ? tmx[t] : mx;
+    }
+    for (; j < k; ++j) {
+      mn = x[j] < mn ? x[j] : mn;
+      mx = x[j] > mx ? x[j] : mx;
+    }
+    float inv;
+    ComputeQRowParams(mn, mx, qmax, &params[i], &inv);
+    const int32_t zp = params[i].zero_point;
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i vzp = _mm256_set1_epi32(zp);
+    const __m256i vqmax = _mm256_set1_epi8(static_cast<char>(qmax));
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    uint8_t* qi = q + i * q_stride;
+    j = 0;
+    for (; j + 32 <= k; j += 32) {
+      __m256i v0 = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vinv)), vzp);
+      __m256i v1 = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), vinv)), vzp);
+      __m256i v2 = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), vinv)), vzp);
+      __m256i v3 = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), vinv)), vzp);
+      const __m256i w01 = _mm256_packs_epi32(v0, v1);  // lanes: v0lo v1lo | v0hi v1hi
+      const __m256i w23 = _mm256_packs_epi32(v2, v3);
+      __m256i b = _mm256_packus_epi16(w01, w23);  // v0lo v1lo v2lo v3lo | v0hi v1hi v2hi v3hi
+      b = _mm256_permutevar8x32_epi32(b, perm);
+      b = _mm256_min_epu8(b, vqmax);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qi + j), b);
+    }
+    for (; j < k; ++j) qi[j] = QuantizeOne(x[j], inv, zp, qmax);
+    std::memset(qi + k, 0, q_stride - k);
+  }
+}
+
+}  // namespace edgert::kernels

@@ -1,0 +1,173 @@
+// qd8 GEMM micro-kernels, AVX-512 VNNI (512-bit, 16 columns = one zmm). Anonymous namespace:
+// one private copy per translation unit.
+//   qc8w: c4 packing, a 64-byte load is 16 columns x 4 k; vpdpbusd with a 4-byte broadcast of A.
+//   qb4w: a 64-byte step is 16 columns x 8 k as nibbles; low nibbles = k 0-3, high = k 4-7, each
+//         in the c4 layout of all 16 columns; minus zu, then vpdpbusd.
+// Output stages are the same float operations as the reference, in the same order.
+#pragma once
+
+#include "../simd_prelude.h"
+#include "edgert/kernels/internal.h"
+
+namespace edgert::kernels {
+EDGERT_UKERNEL_NS_BEGIN
+namespace {
+
+inline __m512i Bcast32Z(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+inline void StoreRowZ(float* c, size_t nc, __m512 y) {
+  if (nc == 16) {
+    _mm512_storeu_ps(c, y);
+  } else {
+    _mm512_mask_storeu_ps(c, static_cast<uint16_t>((1u << nc) - 1), y);
+  }
+}
+
+template <int MR>
+inline void Qc8wGemmZmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t a_stride,
+                        const QRowParams* rows, const void* panel, const QEpilogue* ep, float* c,
+                        size_t ldc) {
+  const uint8_t* ar[MR];
+  for (int r = 0; r < MR; ++r)
+    ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
+  const uint8_t* w = static_cast<const uint8_t*>(panel) + 128;
+  constexpr int kSets = MR == 1 ? 4 : 1;  // hide vpdpbusd latency when streaming weights
+  __m512i acc[kSets][MR];
+  for (int u = 0; u < kSets; ++u)
+    for (int r = 0; r < MR; ++r) acc[u][r] = _mm512_setzero_si512();
+  const size_t k4 = (k + 3) / 4;
+  size_t s = 0;
+  for (; s + kSets <= k4; s += kSets) {
+    if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 2048, _MM_HINT_T0);
+    for (int u = 0; u < kSets; ++u) {
+      const __m512i wv = _mm512_loadu_si512(w + 64 * u);
+      for (int r = 0; r < MR; ++r)
+        acc[u][r] = _mm512_dpbusd_epi32(acc[u][r], Bcast32Z(ar[r] + 4 * (s + u)), wv);
+    }
+    w += 64 * kSets;
+  }
+  for (; s < k4; ++s) {
+    const __m512i wv = _mm512_loadu_si512(w);
+    w += 64;
+    for (int r = 0; r < MR; ++r)
+      acc[0][r] = _mm512_dpbusd_epi32(acc[0][r], Bcast32Z(ar[r] + 4 * s), wv);
+  }
+  for (int u = 1; u < kSets; ++u)
+    for (int r = 0; r < MR; ++r) acc[0][r] = _mm512_add_epi32(acc[0][r], acc[u][r]);
+
+  const float* scale = static_cast<const float*>(panel);
+  const __m512i cs = _mm512_loadu_si512(static_cast<const uint8_t*>(panel) + 64);
+  const __m512 sc = _mm512_loadu_ps(scale);
+  for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) break;
+    const __m512i v = _mm512_sub_epi32(acc[0][r], _mm512_mullo_epi32(_mm512_set1_epi32(rows[r].zero_point), cs));
+    if (ep->acc) {
+      _mm512_mask_storeu_epi32(ep->acc + r * ep->acc_stride, static_cast<uint16_t>((1u << nc) - 1), v);
+      continue;
+    }
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(_mm512_set1_ps(rows[r].scale), sc));
+    if (ep->bias) y = _mm512_add_ps(y, _mm512_loadu_ps(ep->bias));
+    StoreRowZ(c + r * ldc, nc, y);
+  }
+}
+
+template <int MR, bool kF16, bool kAsym>
+inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uint8_t* a,
+                         size_t a_stride, const QRowParams* rows, const void* panel,
+                         const QEpilogue* ep, float* c, size_t ldc) {
+  const uint8_t* ar[MR];
+  for (int r = 0; r < MR; ++r)
+    ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
+  const uint8_t* p = static_cast<const uint8_t*>(panel);
+  const __m512 wcorr = _mm512_loadu_ps(reinterpret_cast<const float*>(p));
+  p += 64;
+  __m512 y[MR];
+  for (int r = 0; r < MR; ++r) y[r] = _mm512_setzero_ps();
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  for (size_t kb = 0; kb < k; kb += block) {
+    const size_t len = k - kb < block ? k - kb : block;
+    const size_t steps = (len + 7) / 8;
+    __m512 sc;
+    if (kF16) {
+      sc = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+      p += 32;
+    } else {
+      sc = _mm512_loadu_ps(reinterpret_cast<const float*>(p));
+      p += 64;
+    }
+    __m512i zu;
+    if (kAsym) {
+      zu = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+                              _mm512_set1_epi32(0x01010101));
+      p += 16;
+    } else {
+      zu = _mm512_set1_epi8(8);
+    }
+    if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + 2048, _MM_HINT_T0);
+    // Two accumulators per row (low / high nibbles); with MR == 1 also two step parities.
+    constexpr int kPar = MR == 1 ? 2 : 1;
+    __m512i lo[kPar][MR], hi[kPar][MR];
+    for (int u = 0; u < kPar; ++u)
+      for (int r = 0; r < MR; ++r) lo[u][r] = hi[u][r] = _mm512_setzero_si512();
+    size_t s = 0;
+    for (; s + kPar <= steps; s += kPar) {
+      for (int u = 0; u < kPar; ++u) {
+        const __m512i wb = _mm512_loadu_si512(p + (s + u) * 64);
+        const __m512i wlo = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu);
+        const __m512i whi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu);
+        for (int r = 0; r < MR; ++r) {
+          const uint8_t* ap = ar[r] + kb + 8 * (s + u);
+          lo[u][r] = _mm512_dpbusd_epi32(lo[u][r], Bcast32Z(ap), wlo);
+          hi[u][r] = _mm512_dpbusd_epi32(hi[u][r], Bcast32Z(ap + 4), whi);
+        }
+      }
+    }
+    for (; s < steps; ++s) {
+      const __m512i wb = _mm512_loadu_si512(p + s * 64);
+      const __m512i wlo = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu);
+      const __m512i whi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu);
+      for (int r = 0; r < MR; ++r) {
+        const uint8_t* ap = ar[r] + kb + 8 * s;
+        lo[0][r] = _mm512_dpbusd_epi32(lo[0][r], Bcast32Z(ap), wlo);
+        hi[0][r] = _mm512_dpbusd_epi32(hi[0][r], Bcast32Z(ap + 4), whi);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      __m512i d = _mm512_add_epi32(lo[0][r], hi[0][r]);
+      for (int u = 1; u < kPar; ++u) d = _mm512_add_epi32(d, _mm512_add_epi32(lo[u][r], hi[u][r]));
+      y[r] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(d), y[r]);
+    }
+    p += steps * 64;
+  }
+  for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) break;
+    const __m512 zp = _mm512_set1_ps(static_cast<float>(rows[r].zero_point));
+    __m512 o = _mm512_mul_ps(_mm512_fnmadd_ps(zp, wcorr, y[r]), _mm512_set1_ps(rows[r].scale));
+    if (ep->bias) o = _mm512_add_ps(o, _mm512_loadu_ps(ep->bias));
+    StoreRowZ(c + r * ldc, nc, o);
+  }
+}
+
+template <int MR>
+inline void Qb4wGemmZmm(size_t mr, size_t nc, size_t k, size_t block, uint32_t flags,
+                        const uint8_t* a, size_t a_stride, const QRowParams* rows,
+                        const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
+  switch (flags & (kQb4wScalesF16 | kQb4wAsym)) {
+    case 0:
+      return Qb4wGemmZmmT<MR, false, false>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+    case kQb4wScalesF16:
+      return Qb4wGemmZmmT<MR, true, false>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+    case kQb4wAsym:
+      return Qb4wGemmZmmT<MR, false, true>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+    default:
+      return Qb4wGemmZmmT<MR, true, true>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+  }
+}
+
+}  // namespace
+EDGERT_UKERNEL_NS_END
+}  // namespace edgert::kernels

@@ -1,0 +1,73 @@
+// Included first by every x86 kernel source. Native builds use <immintrin.h>. The test-only
+// SIMDe build (EDGERT_SIMDE, compiled with AVX2 flags only) maps the AVX-512 / AVX-VNNI
+// intrinsics to SIMDe's portable emulation and moves all symbols into namespace simde_emu, so
+// the same source runs (and is tested bit-exact) on a CPU without those instructions.
+// SIMDe 0.7.4 (Debian 12) lacks a few AVX-512 conversions/masked stores; they are emulated
+// below element by element with the instructions' documented semantics.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(EDGERT_SIMDE)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <immintrin.h>  // native AVX2/F16C used by the shims below
+#define EDGERT_UKERNEL_NS_BEGIN namespace simde_emu {
+#define EDGERT_UKERNEL_NS_END }
+
+namespace edgert::kernels::simde_emu {
+namespace {
+inline __m512 ShimCvtepi32Ps(__m512i v) {
+  int32_t i[16];
+  float f[16];
+  std::memcpy(i, &v, 64);
+  for (int t = 0; t < 16; ++t) f[t] = static_cast<float>(i[t]);  // RNE, as vcvtdq2ps
+  __m512 r;
+  std::memcpy(&r, f, 64);
+  return r;
+}
+inline __m512 ShimCvtphPs(__m256i h) {
+  __m256 lo = ::_mm256_cvtph_ps(::_mm256_castsi256_si128(h));
+  __m256 hi = ::_mm256_cvtph_ps(::_mm256_extracti128_si256(h, 1));
+  __m512 r;
+  std::memcpy(&r, &lo, 32);
+  std::memcpy(reinterpret_cast<char*>(&r) + 32, &hi, 32);
+  return r;
+}
+inline __m512i ShimCvtepu8Epi32(__m128i v) {
+  uint8_t b[16];
+  int32_t i[16];
+  std::memcpy(b, &v, 16);
+  for (int t = 0; t < 16; ++t) i[t] = b[t];
+  __m512i r;
+  std::memcpy(&r, i, 64);
+  return r;
+}
+inline void ShimMaskStoreuPs(float* p, uint16_t m, __m512 v) {
+  float f[16];
+  std::memcpy(f, &v, 64);
+  for (int t = 0; t < 16; ++t)
+    if (m >> t & 1) p[t] = f[t];
+}
+inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
+  int32_t f[16];
+  std::memcpy(f, &v, 64);
+  for (int t = 0; t < 16; ++t)
+    if (m >> t & 1) p[t] = f[t];
+}
+}  // namespace
+}  // namespace edgert::kernels::simde_emu
+#define _mm512_cvtepi32_ps(v) ShimCvtepi32Ps(v)
+#define _mm512_cvtph_ps(v) ShimCvtphPs(v)
+#define _mm512_cvtepu8_epi32(v) ShimCvtepu8Epi32(v)
+#define _mm512_mask_storeu_ps(p, m, v) ShimMaskStoreuPs(p, m, v)
+#define _mm512_mask_storeu_epi32(p, m, v) ShimMaskStoreuEpi32(p, m, v)
+// AVX-VNNI (VEX) has the same semantics as AVX512-VL VNNI's 256-bit form.
+#define EDGERT_DPBUSD256(acc, a, b) simde_mm256_dpbusd_epi32(acc, a, b)
+#else
+#include <immintrin.h>
+#define EDGERT_UKERNEL_NS_BEGIN
+#define EDGERT_UKERNEL_NS_END
+#define EDGERT_DPBUSD256(acc, a, b) _mm256_dpbusd_avx_epi32(acc, a, b)
+#endif

@@ -1,0 +1,102 @@
+// FP32 path (tolerance vs a double-accumulating reference), activation, and dispatch rules.
+#include <pthreadpool.h>
+
+#include <cmath>
+
+#include "test_util.h"
+
+namespace edgert::kernels::test {
+namespace {
+
+class F32Test : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(F32Test, SGemmPackedMatchesReference) {
+  const Isa isa = GetParam();
+  if (!IsaBuilt(isa)) GTEST_SKIP() << IsaName(isa) << " is not built";
+  if (!IsaSupportedByCpu(isa)) GTEST_SKIP() << "this CPU cannot run " << IsaName(isa);
+  ASSERT_TRUE(ForceIsa(isa));
+  std::mt19937 rng(11);
+  pthreadpool_t pool = pthreadpool_create(2);
+  for (size_t m : {1, 2, 7, 33})
+    for (size_t k : {1, 7, 100, 1023})
+      for (size_t n : {1, 17, 64}) {
+        const auto a = RandomFloats(m * k, rng), w = RandomFloats(n * k, rng), bias = RandomFloats(n, rng);
+        std::vector<uint8_t> packed(PackedF32wBytes(n, k));
+        PackF32w(n, k, w.data(), packed.data());
+        const size_t ldc = n + 3;
+        std::vector<float> want(m * ldc, 9.0f);
+        SGemmRef(m, n, k, a.data(), k, w.data(), bias.data(), Activation::kRelu, want.data(), ldc);
+        Guarded<float> got(m * ldc);
+        for (size_t i = 0; i < m * ldc; ++i) got[i] = 9.0f;
+        SGemmPacked(m, n, k, a.data(), k, packed.data(), bias.data(), Activation::kRelu, got.data(), ldc,
+                    (m + n) % 2 ? pool : nullptr);
+        ASSERT_TRUE(got.GuardsIntact());
+        // Tolerance: float summation of k products of |x| <= 1, error grows like sqrt(k) * eps.
+        const float tol = 1e-5f * std::sqrt(static_cast<float>(k)) * 4.0f;
+        for (size_t i = 0; i < m; ++i) {
+          for (size_t j = 0; j < n; ++j) ASSERT_NEAR(want[i * ldc + j], got[i * ldc + j], tol);
+          for (size_t j = n; j < ldc; ++j) ASSERT_EQ(9.0f, got[i * ldc + j]);
+        }
+        // General SGemm, both layouts of B.
+        std::vector<float> bt(k * n);
+        for (size_t j = 0; j < n; ++j)
+          for (size_t kk = 0; kk < k; ++kk) bt[kk * n + j] = w[j * k + kk];
+        std::vector<float> nob(m * n), c1(m * n), c2(m * n);
+        SGemmRef(m, n, k, a.data(), k, w.data(), nullptr, Activation::kNone, nob.data(), n);
+        SGemm(m, n, k, a.data(), k, w.data(), k, true, c1.data(), n, pool);
+        SGemm(m, n, k, a.data(), k, bt.data(), n, false, c2.data(), n, pool);
+        for (size_t i = 0; i < m * n; ++i) {
+          ASSERT_NEAR(nob[i], c1[i], tol);
+          ASSERT_NEAR(nob[i], c2[i], tol);
+        }
+      }
+  pthreadpool_destroy(pool);
+  ForceIsa(SelectedIsa());
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, F32Test, ::testing::Values(Isa::kRef, Isa::kAvx2),
+                         [](const ::testing::TestParamInfo<Isa>& i) { return std::string(IsaName(i.param)); });
+
+TEST(Activation, MatchesDefinitions) {
+  std::vector<float> x = {-3.0f, -0.5f, 0.0f, 0.5f, 7.0f};
+  auto y = x;
+  ApplyActivation(Activation::kRelu6, y.data(), y.size());
+  EXPECT_EQ(y, (std::vector<float>{0, 0, 0, 0.5f, 6.0f}));
+  y = x;
+  ApplyActivation(Activation::kSilu, y.data(), y.size());
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], x[i] / (1 + std::exp(-x[i])), 1e-6);
+  y = x;
+  ApplyActivation(Activation::kGelu, y.data(), y.size());
+  EXPECT_NEAR(y[3], 0.345731f, 1e-5);
+}
+
+TEST(Dispatch, SelectedIsBuiltAndSupported) {
+  const Isa s = SelectedIsa();
+  EXPECT_TRUE(IsaBuilt(s));
+  EXPECT_TRUE(IsaSupportedByCpu(s));
+  EXPECT_NE(QGemmConfigFor(s), nullptr);
+  // Nothing higher is both built and supported.
+  for (int i = static_cast<int>(s) + 1; i <= static_cast<int>(Isa::kAvx512Vnni); ++i) {
+    const Isa h = static_cast<Isa>(i);
+    if (std::getenv("EDGERT_ISA") == nullptr) {
+      EXPECT_FALSE(IsaBuilt(h) && IsaSupportedByCpu(h)) << IsaName(h);
+    }
+  }
+  std::printf("selected ISA: %s (qc8w %s, qb4w %s)\n", IsaName(s), QGemmConfigFor(s)->qc8w.name,
+              QGemmConfigFor(s)->qb4w.name);
+}
+
+TEST(Dispatch, ForceRefusesWhatCannotRun) {
+  EXPECT_FALSE(ForceIsa(Isa::kNeon));  // never built on x86
+  for (Isa isa : {Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512Vnni})
+    if (!IsaSupportedByCpu(isa)) {
+      EXPECT_FALSE(ForceIsa(isa)) << IsaName(isa);
+    }
+  EXPECT_TRUE(ForceIsa(Isa::kRef));
+  EXPECT_EQ(CurrentQGemmConfig()->isa, Isa::kRef);
+  EXPECT_TRUE(ForceIsa(SelectedIsa()));
+  EXPECT_STREQ(IsaName(Isa::kAvx512Vnni), "avx512vnni");
+}
+
+}  // namespace
+}  // namespace edgert::kernels::test

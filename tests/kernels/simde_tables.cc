@@ -1,0 +1,30 @@
+// Dispatch tables for the SIMDe-emulated builds of the AVX-VNNI and AVX-512 VNNI kernels
+// (test-only; the quantizer is the reference one, bit-identical to every variant's by spec).
+#include "edgert/kernels/internal.h"
+#include "../../kernels/src/ukernels_x86.h"
+
+namespace edgert::kernels::simde_emu {
+namespace {
+const QGemmConfig kAvxVnni = {
+    Isa::kAvxVnni, QuantizeRowsRef, "f32_qd8_quantize_ref", 255,
+    {qd8_qc8w_gemm_6x16c4_avxvnni, 6, "qd8_qc8w_gemm_6x16c4_avxvnni[simde]"},
+    {qd8_qc8w_gemm_1x16c4_avxvnni, 1, "qd8_qc8w_gemm_1x16c4_avxvnni[simde]"}, 255,
+    {qd8_qb4w_gemm_4x16c8_avxvnni, 4, "qd8_qb4w_gemm_4x16c8_avxvnni[simde]"},
+    {qd8_qb4w_gemm_1x16c8_avxvnni, 1, "qd8_qb4w_gemm_1x16c8_avxvnni[simde]"},
+};
+const QGemmConfig kAvx512Vnni = {
+    Isa::kAvx512Vnni, QuantizeRowsRef, "f32_qd8_quantize_ref", 255,
+    {qd8_qc8w_gemm_8x16c4_avx512vnni, 8, "qd8_qc8w_gemm_8x16c4_avx512vnni[simde]"},
+    {qd8_qc8w_gemm_1x16c4_avx512vnni, 1, "qd8_qc8w_gemm_1x16c4_avx512vnni[simde]"}, 255,
+    {qd8_qb4w_gemm_8x16c8_avx512vnni, 8, "qd8_qb4w_gemm_8x16c8_avx512vnni[simde]"},
+    {qd8_qb4w_gemm_1x16c8_avx512vnni, 1, "qd8_qb4w_gemm_1x16c8_avx512vnni[simde]"},
+};
+}  // namespace
+
+const QGemmConfig* QGemmConfigFor(Isa isa) {
+  if (isa == Isa::kAvxVnni) return &kAvxVnni;
+  if (isa == Isa::kAvx512Vnni) return &kAvx512Vnni;
+  return nullptr;
+}
+
+}  // namespace edgert::kernels::simde_emu
