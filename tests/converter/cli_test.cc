@@ -1,0 +1,100 @@
+// edgert_convert as a program: exit codes, one-line errors, no output file on failure.
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+#include "test_util.h"
+
+namespace edgert::converter {
+namespace {
+
+using testing::OnnxBuilder;
+using testing::TestPath;
+
+struct Result {
+  int code;
+  std::string err;
+};
+
+Result RunCli(const std::string& args) {
+  std::string errf = TestPath("stderr.txt");
+  std::string cmd = std::string(EDGERT_CONVERT_BIN) + " " + args + " 2>" + errf;
+  int rc = std::system(cmd.c_str());
+  std::ifstream f(errf);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ss.str()};
+}
+
+int Lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+TEST(Cli, ConvertsAndReports) {
+  OnnxBuilder b;
+  b.Input("x", {1, 64}).Output("y");
+  b.Init("W", {64, 16}, testing::Randn(1024, 1));
+  b.Node("MatMul", {"x", "W"}, {"y"}, "fc");
+  std::string in = b.Save(TestPath("m.onnx")), out = TestPath("m.efb");
+  Result r = RunCli(in + " " + out + " --quant int4 --block 64 --asym --report " + TestPath("r.json"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(testing::FileExists(out));
+  EXPECT_TRUE(testing::FileExists(TestPath("r.json")));
+  EXPECT_TRUE(testing::FileExists(TestPath("r.md")));
+  EXPECT_NE(r.err.find("1/1 layers quantized"), std::string::npos) << r.err;
+}
+
+TEST(Cli, FailuresAreOneLineAndLeaveNoFile) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4}).Output("y");
+  b.Node("Unique", {"x"}, {"y"}, "uniq");
+  std::string in = b.Save(TestPath("bad.onnx")), out = TestPath("bad.efb");
+  for (const std::string& args :
+       {in + " " + out, TestPath("missing.onnx") + " " + out, in + " " + out + " --quant int9",
+        in + " " + out + " --block abc", in + " " + out + " --bogus", std::string("onlyone.onnx")}) {
+    Result r = RunCli(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_GE(r.code, 1) << args;
+    EXPECT_FALSE(testing::FileExists(out)) << args;
+    if (args.find("--bogus") == std::string::npos && args != "onlyone.onnx") {
+      EXPECT_EQ(Lines(r.err), 1) << args << ": " << r.err;
+    }
+  }
+  Result r = RunCli(in + " " + out);
+  EXPECT_NE(r.err.find("'uniq' (Unique, opset 17)"), std::string::npos) << r.err;
+  // No temporary left behind either.
+  std::string dir = out.substr(0, out.find_last_of('/'));
+  std::string ls = "ls " + dir + " | grep -c '[.]tmp[.]' > " + TestPath("tmpcount.txt");
+  std::system(ls.c_str());
+  std::ifstream f(TestPath("tmpcount.txt"));
+  int n = -1;
+  f >> n;
+  EXPECT_EQ(n, 0);
+}
+
+TEST(Cli, CalibrationErrors) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4}).Output("y");
+  b.Init("W", {4, 4}, testing::Randn(16, 1));
+  b.Node("MatMul", {"x", "W"}, {"y"}, "fc");
+  std::string in = b.Save(TestPath("m.onnx")), out = TestPath("m.efb");
+  Result r = RunCli(in + " " + out + " --quant int8-static --calib " + TestPath("nodir"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("calibration folder not found"), std::string::npos) << r.err;
+  std::string dir = TestPath("calib");
+  mkdir(dir.c_str(), 0755);
+  {
+    std::ofstream f(dir + "/s0.npy", std::ios::binary);
+    f << "not numpy";
+  }
+  r = RunCli(in + " " + out + " --quant int4 --calib " + dir);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("s0.npy: not a valid .npy file"), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1) << r.err;
+  EXPECT_FALSE(testing::FileExists(out));
+}
+
+}  // namespace
+}  // namespace edgert::converter
