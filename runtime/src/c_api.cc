@@ -16,6 +16,8 @@ struct edgert_session {
   std::unique_ptr<edgert::Session> impl;
 };
 
+static_assert(sizeof(edgert_dtype) == sizeof(int), "edgert_dtype is an int");
+
 namespace {
 
 thread_local std::string g_last_error;
@@ -164,13 +166,16 @@ edgert_status edgert_session_set_input(edgert_session* session, size_t index, ed
     if (rank < 0 || rank > EDGERT_MAX_RANK || (rank > 0 && dims == nullptr)) {
       return Fail(EDGERT_INVALID_ARGUMENT, "edgert_session_set_input: rank must be in [0, 8] with dims given");
     }
-    if (static_cast<int>(dtype) < 0 || static_cast<int>(dtype) > EDGERT_BOOL) {
-      return Fail(EDGERT_INVALID_ARGUMENT, "edgert_session_set_input: unknown dtype " + std::to_string(dtype));
+    // A C caller may pass any int: read it as one (an out-of-range enum load is UB in C++).
+    int dtype_value;
+    std::memcpy(&dtype_value, &dtype, sizeof dtype_value);
+    if (dtype_value < 0 || dtype_value > EDGERT_BOOL) {
+      return Fail(EDGERT_INVALID_ARGUMENT, "edgert_session_set_input: unknown dtype " + std::to_string(dtype_value));
     }
     edgert::Session::Busy busy(*session->impl);
     if (!busy.ok()) return Fail(EDGERT_BUSY, "session is in use by another thread");
     edgert::Shape shape(dims, dims + rank);
-    return Report(session->impl->SetInput(index, static_cast<edgert::DType>(dtype), shape, data, bytes));
+    return Report(session->impl->SetInput(index, static_cast<edgert::DType>(dtype_value), shape, data, bytes));
   });
 }
 
