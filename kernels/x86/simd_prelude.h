@@ -71,3 +71,7 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 #define EDGERT_UKERNEL_NS_END
 #define EDGERT_DPBUSD256(acc, a, b) _mm256_dpbusd_avx_epi32(acc, a, b)
 #endif
+
+// Loops over registers (rows, column halves, accumulator sets) must be fully unrolled so that
+// GCC keeps the accumulator arrays in registers (otherwise it spills them every iteration).
+#define EDGERT_UNROLL _Pragma("GCC unroll 16")

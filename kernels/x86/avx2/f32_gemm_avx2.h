@@ -12,18 +12,18 @@ template <int MR>
 inline void F32GemmYmm(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
                        const void* panel, const float* bias, float* c, size_t ldc) {
   const float* ar[MR];
-  for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
   const float* w = static_cast<const float*>(panel);
   constexpr int kSets = MR == 1 ? 4 : 1;  // weight streaming: hide FMA latency
   __m256 acc[kSets][MR][2];
-  for (int u = 0; u < kSets; ++u)
-    for (int r = 0; r < MR; ++r) acc[u][r][0] = acc[u][r][1] = _mm256_setzero_ps();
+  EDGERT_UNROLL for (int u = 0; u < kSets; ++u)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[u][r][0] = acc[u][r][1] = _mm256_setzero_ps();
   size_t kk = 0;
   for (; kk + kSets <= k; kk += kSets) {
     if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 4096, _MM_HINT_T0);
-    for (int u = 0; u < kSets; ++u) {
+    EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
       const __m256 w0 = _mm256_loadu_ps(w + 16 * u), w1 = _mm256_loadu_ps(w + 16 * u + 8);
-      for (int r = 0; r < MR; ++r) {
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
         const __m256 va = _mm256_broadcast_ss(ar[r] + kk + u);
         acc[u][r][0] = _mm256_fmadd_ps(va, w0, acc[u][r][0]);
         acc[u][r][1] = _mm256_fmadd_ps(va, w1, acc[u][r][1]);
@@ -34,19 +34,19 @@ inline void F32GemmYmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   for (; kk < k; ++kk) {
     const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
     w += 16;
-    for (int r = 0; r < MR; ++r) {
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
       const __m256 va = _mm256_broadcast_ss(ar[r] + kk);
       acc[0][r][0] = _mm256_fmadd_ps(va, w0, acc[0][r][0]);
       acc[0][r][1] = _mm256_fmadd_ps(va, w1, acc[0][r][1]);
     }
   }
-  for (int u = 1; u < kSets; ++u)
-    for (int r = 0; r < MR; ++r) {
+  EDGERT_UNROLL for (int u = 1; u < kSets; ++u)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
       acc[0][r][0] = _mm256_add_ps(acc[0][r][0], acc[u][r][0]);
       acc[0][r][1] = _mm256_add_ps(acc[0][r][1], acc[u][r][1]);
     }
-  for (int r = 0; r < MR; ++r) {
-    if (static_cast<size_t>(r) >= mr) break;
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) continue;
     __m256 y0 = acc[0][r][0], y1 = acc[0][r][1];
     if (bias) {
       y0 = _mm256_add_ps(y0, _mm256_loadu_ps(bias));

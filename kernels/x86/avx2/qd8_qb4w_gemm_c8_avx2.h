@@ -19,13 +19,13 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
                          size_t a_stride, const QRowParams* rows, const void* panel,
                          const QEpilogue* ep, float* c, size_t ldc) {
   const uint8_t* ar[MR];
-  for (int r = 0; r < MR; ++r)
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
     ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const float* wcorr = reinterpret_cast<const float*>(p);
   p += 64;
   __m256 y[MR][2];
-  for (int r = 0; r < MR; ++r) y[r][0] = y[r][1] = _mm256_setzero_ps();
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) y[r][0] = y[r][1] = _mm256_setzero_ps();
   const __m256i mask = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   constexpr size_t kChunk = kAsym ? 2 : 4;  // steps per int16 accumulation (AVX2)
@@ -36,40 +36,40 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
     __m256i zu[2];
     p = Qb4wBlockHeaderYmm<kF16, kAsym>(p, &sc[0], &sc[1], &zu[0], &zu[1]);
     if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + 1024, _MM_HINT_T0);
-    for (int h = 0; h < 2; ++h) {
+    EDGERT_UNROLL for (int h = 0; h < 2; ++h) {
       __m256i i32[MR], i32b[MR];
-      for (int r = 0; r < MR; ++r) i32[r] = i32b[r] = _mm256_setzero_si256();
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = i32b[r] = _mm256_setzero_si256();
       if (kVnni) {
         for (size_t s = 0; s < steps; ++s) {
           const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));
           const __m256i wlo = _mm256_sub_epi8(_mm256_and_si256(wb, mask), zu[h]);
           const __m256i whi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(wb, 4), mask), zu[h]);
-          for (int r = 0; r < MR; ++r) {
+          EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
             const uint8_t* ap = ar[r] + kb + 8 * s;
             i32[r] = EDGERT_DPBUSD256(i32[r], Bcast32(ap), wlo);
             i32b[r] = EDGERT_DPBUSD256(i32b[r], Bcast32(ap + 4), whi);
           }
         }
-        for (int r = 0; r < MR; ++r) i32[r] = _mm256_add_epi32(i32[r], i32b[r]);
+        EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = _mm256_add_epi32(i32[r], i32b[r]);
       } else {
         for (size_t s0 = 0; s0 < steps; s0 += kChunk) {
           const size_t s1 = s0 + kChunk < steps ? s0 + kChunk : steps;
           __m256i i16[MR];
-          for (int r = 0; r < MR; ++r) i16[r] = _mm256_setzero_si256();
+          EDGERT_UNROLL for (int r = 0; r < MR; ++r) i16[r] = _mm256_setzero_si256();
           for (size_t s = s0; s < s1; ++s) {
             const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));
             const __m256i wlo = _mm256_sub_epi8(_mm256_and_si256(wb, mask), zu[h]);
             const __m256i whi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(wb, 4), mask), zu[h]);
-            for (int r = 0; r < MR; ++r) {
+            EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
               const uint8_t* ap = ar[r] + kb + 8 * s;
               i16[r] = _mm256_add_epi16(i16[r], _mm256_maddubs_epi16(Bcast32(ap), wlo));
               i16[r] = _mm256_add_epi16(i16[r], _mm256_maddubs_epi16(Bcast32(ap + 4), whi));
             }
           }
-          for (int r = 0; r < MR; ++r) i32[r] = _mm256_add_epi32(i32[r], _mm256_madd_epi16(i16[r], ones));
+          EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = _mm256_add_epi32(i32[r], _mm256_madd_epi16(i16[r], ones));
         }
       }
-      for (int r = 0; r < MR; ++r) y[r][h] = _mm256_fmadd_ps(sc[h], _mm256_cvtepi32_ps(i32[r]), y[r][h]);
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) y[r][h] = _mm256_fmadd_ps(sc[h], _mm256_cvtepi32_ps(i32[r]), y[r][h]);
     }
     p += steps * 64;
   }

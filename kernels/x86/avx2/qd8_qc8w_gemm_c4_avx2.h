@@ -16,23 +16,23 @@ inline void Qc8wGemmYmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
                         const QRowParams* rows, const void* panel, const QEpilogue* ep, float* c,
                         size_t ldc) {
   const uint8_t* ar[MR];
-  for (int r = 0; r < MR; ++r)
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
     ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
   const uint8_t* w = static_cast<const uint8_t*>(panel) + 128;
   // MR == 1 (weight streaming): two accumulator sets to hide vpdpbusd latency.
   constexpr int kSets = MR == 1 ? 2 : 1;
   __m256i acc[kSets][MR][2];
   for (int s = 0; s < kSets; ++s)
-    for (int r = 0; r < MR; ++r) acc[s][r][0] = acc[s][r][1] = _mm256_setzero_si256();
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[s][r][0] = acc[s][r][1] = _mm256_setzero_si256();
   const __m256i ones = _mm256_set1_epi16(1);
   const size_t k4 = (k + 3) / 4;
   size_t s = 0;
   for (; s + kSets <= k4; s += kSets) {
     if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 2048, _MM_HINT_T0);
-    for (int u = 0; u < kSets; ++u) {
+    EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
       const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * u));
       const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * u + 32));
-      for (int r = 0; r < MR; ++r) {
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
         const __m256i va = Bcast32(ar[r] + 4 * (s + u));
         if (kVnni) {
           acc[u][r][0] = EDGERT_DPBUSD256(acc[u][r][0], va, w0);
@@ -51,7 +51,7 @@ inline void Qc8wGemmYmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
     const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
     const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32));
     w += 64;
-    for (int r = 0; r < MR; ++r) {
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
       const __m256i va = Bcast32(ar[r] + 4 * s);
       if (kVnni) {
         acc[0][r][0] = EDGERT_DPBUSD256(acc[0][r][0], va, w0);
@@ -64,8 +64,8 @@ inline void Qc8wGemmYmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
       }
     }
   }
-  for (int u = 1; u < kSets; ++u)
-    for (int r = 0; r < MR; ++r) {
+  EDGERT_UNROLL for (int u = 1; u < kSets; ++u)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
       acc[0][r][0] = _mm256_add_epi32(acc[0][r][0], acc[u][r][0]);
       acc[0][r][1] = _mm256_add_epi32(acc[0][r][1], acc[u][r][1]);
     }

@@ -37,8 +37,8 @@ inline void Qc8wEpilogueYmm(size_t mr, size_t nc, const QRowParams* rows, const 
   const __m256i cs0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colsum));
   const __m256i cs1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colsum + 8));
   const __m256 sc0 = _mm256_loadu_ps(scale), sc1 = _mm256_loadu_ps(scale + 8);
-  for (int r = 0; r < MR; ++r) {
-    if (static_cast<size_t>(r) >= mr) break;
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) continue;
     const __m256i zp = _mm256_set1_epi32(rows[r].zero_point);
     const __m256i a0 = _mm256_sub_epi32(acc[r][0], _mm256_mullo_epi32(zp, cs0));
     const __m256i a1 = _mm256_sub_epi32(acc[r][1], _mm256_mullo_epi32(zp, cs1));
@@ -65,8 +65,8 @@ template <int MR>
 inline void Qb4wEpilogueYmm(size_t mr, size_t nc, const QRowParams* rows, const float* wcorr,
                             const QEpilogue* ep, float* c, size_t ldc, __m256 (&y)[MR][2]) {
   const __m256 wc0 = _mm256_loadu_ps(wcorr), wc1 = _mm256_loadu_ps(wcorr + 8);
-  for (int r = 0; r < MR; ++r) {
-    if (static_cast<size_t>(r) >= mr) break;
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) continue;
     const __m256 zp = _mm256_set1_ps(static_cast<float>(rows[r].zero_point));
     const __m256 sa = _mm256_set1_ps(rows[r].scale);
     __m256 o0 = _mm256_mul_ps(_mm256_fnmadd_ps(zp, wc0, y[r][0]), sa);

@@ -32,20 +32,20 @@ inline void Qc8wGemmZmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
                         const QRowParams* rows, const void* panel, const QEpilogue* ep, float* c,
                         size_t ldc) {
   const uint8_t* ar[MR];
-  for (int r = 0; r < MR; ++r)
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
     ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
   const uint8_t* w = static_cast<const uint8_t*>(panel) + 128;
   constexpr int kSets = MR == 1 ? 4 : 1;  // hide vpdpbusd latency when streaming weights
   __m512i acc[kSets][MR];
-  for (int u = 0; u < kSets; ++u)
-    for (int r = 0; r < MR; ++r) acc[u][r] = _mm512_setzero_si512();
+  EDGERT_UNROLL for (int u = 0; u < kSets; ++u)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[u][r] = _mm512_setzero_si512();
   const size_t k4 = (k + 3) / 4;
   size_t s = 0;
   for (; s + kSets <= k4; s += kSets) {
     if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 2048, _MM_HINT_T0);
-    for (int u = 0; u < kSets; ++u) {
+    EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
       const __m512i wv = _mm512_loadu_si512(w + 64 * u);
-      for (int r = 0; r < MR; ++r)
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r)
         acc[u][r] = _mm512_dpbusd_epi32(acc[u][r], Bcast32Z(ar[r] + 4 * (s + u)), wv);
     }
     w += 64 * kSets;
@@ -53,17 +53,17 @@ inline void Qc8wGemmZmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
   for (; s < k4; ++s) {
     const __m512i wv = _mm512_loadu_si512(w);
     w += 64;
-    for (int r = 0; r < MR; ++r)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r)
       acc[0][r] = _mm512_dpbusd_epi32(acc[0][r], Bcast32Z(ar[r] + 4 * s), wv);
   }
-  for (int u = 1; u < kSets; ++u)
-    for (int r = 0; r < MR; ++r) acc[0][r] = _mm512_add_epi32(acc[0][r], acc[u][r]);
+  EDGERT_UNROLL for (int u = 1; u < kSets; ++u)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[0][r] = _mm512_add_epi32(acc[0][r], acc[u][r]);
 
   const float* scale = static_cast<const float*>(panel);
   const __m512i cs = _mm512_loadu_si512(static_cast<const uint8_t*>(panel) + 64);
   const __m512 sc = _mm512_loadu_ps(scale);
-  for (int r = 0; r < MR; ++r) {
-    if (static_cast<size_t>(r) >= mr) break;
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) continue;
     const __m512i v = _mm512_sub_epi32(acc[0][r], _mm512_mullo_epi32(_mm512_set1_epi32(rows[r].zero_point), cs));
     if (ep->acc) {
       _mm512_mask_storeu_epi32(ep->acc + r * ep->acc_stride, static_cast<uint16_t>((1u << nc) - 1), v);
@@ -80,13 +80,13 @@ inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
                          size_t a_stride, const QRowParams* rows, const void* panel,
                          const QEpilogue* ep, float* c, size_t ldc) {
   const uint8_t* ar[MR];
-  for (int r = 0; r < MR; ++r)
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
     ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
   const uint8_t* p = static_cast<const uint8_t*>(panel);
   const __m512 wcorr = _mm512_loadu_ps(reinterpret_cast<const float*>(p));
   p += 64;
   __m512 y[MR];
-  for (int r = 0; r < MR; ++r) y[r] = _mm512_setzero_ps();
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) y[r] = _mm512_setzero_ps();
   const __m512i mask = _mm512_set1_epi8(0x0F);
   for (size_t kb = 0; kb < k; kb += block) {
     const size_t len = k - kb < block ? k - kb : block;
@@ -111,15 +111,15 @@ inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
     // Two accumulators per row (low / high nibbles); with MR == 1 also two step parities.
     constexpr int kPar = MR == 1 ? 2 : 1;
     __m512i lo[kPar][MR], hi[kPar][MR];
-    for (int u = 0; u < kPar; ++u)
-      for (int r = 0; r < MR; ++r) lo[u][r] = hi[u][r] = _mm512_setzero_si512();
+    EDGERT_UNROLL for (int u = 0; u < kPar; ++u)
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) lo[u][r] = hi[u][r] = _mm512_setzero_si512();
     size_t s = 0;
     for (; s + kPar <= steps; s += kPar) {
-      for (int u = 0; u < kPar; ++u) {
+      EDGERT_UNROLL for (int u = 0; u < kPar; ++u) {
         const __m512i wb = _mm512_loadu_si512(p + (s + u) * 64);
         const __m512i wlo = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu);
         const __m512i whi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu);
-        for (int r = 0; r < MR; ++r) {
+        EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
           const uint8_t* ap = ar[r] + kb + 8 * (s + u);
           lo[u][r] = _mm512_dpbusd_epi32(lo[u][r], Bcast32Z(ap), wlo);
           hi[u][r] = _mm512_dpbusd_epi32(hi[u][r], Bcast32Z(ap + 4), whi);
@@ -130,21 +130,21 @@ inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
       const __m512i wb = _mm512_loadu_si512(p + s * 64);
       const __m512i wlo = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu);
       const __m512i whi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu);
-      for (int r = 0; r < MR; ++r) {
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
         const uint8_t* ap = ar[r] + kb + 8 * s;
         lo[0][r] = _mm512_dpbusd_epi32(lo[0][r], Bcast32Z(ap), wlo);
         hi[0][r] = _mm512_dpbusd_epi32(hi[0][r], Bcast32Z(ap + 4), whi);
       }
     }
-    for (int r = 0; r < MR; ++r) {
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
       __m512i d = _mm512_add_epi32(lo[0][r], hi[0][r]);
-      for (int u = 1; u < kPar; ++u) d = _mm512_add_epi32(d, _mm512_add_epi32(lo[u][r], hi[u][r]));
+      EDGERT_UNROLL for (int u = 1; u < kPar; ++u) d = _mm512_add_epi32(d, _mm512_add_epi32(lo[u][r], hi[u][r]));
       y[r] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(d), y[r]);
     }
     p += steps * 64;
   }
-  for (int r = 0; r < MR; ++r) {
-    if (static_cast<size_t>(r) >= mr) break;
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) continue;
     const __m512 zp = _mm512_set1_ps(static_cast<float>(rows[r].zero_point));
     __m512 o = _mm512_mul_ps(_mm512_fnmadd_ps(zp, wcorr, y[r]), _mm512_set1_ps(rows[r].scale));
     if (ep->bias) o = _mm512_add_ps(o, _mm512_loadu_ps(ep->bias));
