@@ -32,7 +32,9 @@ inline std::string TempDir() {
 
 inline std::string TestPath(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string p = TempDir() + "/" + (info ? std::string(info->test_suite_name()) + "." + info->name() : "x");
+  std::string id = info ? std::string(info->test_suite_name()) + "." + info->name() : "x";
+  for (char& c : id) if (c == '/') c = '_';
+  std::string p = TempDir() + "/" + id;
   mkdir(p.c_str(), 0755);
   return p + "/" + name;
 }

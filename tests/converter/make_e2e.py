@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Writes small FP32 ONNX models, calibration samples and onnxruntime reference outputs for the
+converter's end-to-end tests.
+
+usage: make_e2e.py OUT_DIR
+OUT_DIR/<model>/model.onnx, calib/sample_NN/<input>.npy, test/<input>.npy, test/expected_<i>.npy
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+import onnxruntime as ort
+
+rng = np.random.default_rng(1234)
+
+
+def f32(*shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def save(dirname, graph, inputs, n_calib=8, opset=17):
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    os.makedirs(dirname, exist_ok=True)
+    onnx.save(m, os.path.join(dirname, "model.onnx"))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for s in range(n_calib):
+        sd = os.path.join(dirname, "calib", "sample_%02d" % s)
+        os.makedirs(sd, exist_ok=True)
+        for name, make in inputs.items():
+            np.save(os.path.join(sd, name + ".npy"), make())
+    td = os.path.join(dirname, "test")
+    os.makedirs(td, exist_ok=True)
+    feeds = {name: make() for name, make in inputs.items()}
+    for name, v in feeds.items():
+        np.save(os.path.join(td, name + ".npy"), v)
+    for i, out in enumerate(sess.run(None, feeds)):
+        np.save(os.path.join(td, "expected_%d.npy" % i), out.astype(np.float32))
+
+
+def mlp(d):
+    K, H, N = 64, 128, 32
+    W1, b1, W2, b2 = f32(K, H, scale=0.15), f32(H, scale=0.1), f32(H, N, scale=0.1), f32(N, scale=0.1)
+    g, be = f32(N, scale=0.2) + 1, f32(N, scale=0.1)
+    W3 = f32(N, 16, scale=0.2)
+    nodes = [
+        h.make_node("MatMul", ["x", "W1"], ["m1"], name="fc1"),
+        h.make_node("Add", ["m1", "b1"], ["a1"], name="fc1_bias"),
+        h.make_node("Relu", ["a1"], ["r1"], name="relu1"),
+        h.make_node("MatMul", ["r1", "W2"], ["m2"], name="fc2"),
+        h.make_node("Add", ["m2", "b2"], ["a2"], name="fc2_bias"),
+        # decomposed LayerNorm
+        h.make_node("ReduceMean", ["a2"], ["mu"], axes=[-1], name="ln_mean"),
+        h.make_node("Sub", ["a2", "mu"], ["d"], name="ln_sub"),
+        h.make_node("Pow", ["d", "two"], ["p"], name="ln_pow"),
+        h.make_node("ReduceMean", ["p"], ["v"], axes=[-1], name="ln_var"),
+        h.make_node("Add", ["v", "eps"], ["ve"], name="ln_eps"),
+        h.make_node("Sqrt", ["ve"], ["sd"], name="ln_sqrt"),
+        h.make_node("Div", ["d", "sd"], ["n"], name="ln_div"),
+        h.make_node("Mul", ["n", "g"], ["ng"], name="ln_scale"),
+        h.make_node("Add", ["ng", "be"], ["ln"], name="ln_bias"),
+        # exact GELU pattern
+        h.make_node("Div", ["ln", "sqrt2"], ["t1"], name="gelu_div"),
+        h.make_node("Erf", ["t1"], ["t2"], name="gelu_erf"),
+        h.make_node("Add", ["t2", "one"], ["t3"], name="gelu_add"),
+        h.make_node("Mul", ["ln", "t3"], ["t4"], name="gelu_mul"),
+        h.make_node("Mul", ["t4", "half"], ["ge"], name="gelu_half"),
+        h.make_node("MatMul", ["ge", "W3"], ["m3"], name="fc3"),
+        h.make_node("Sigmoid", ["m3"], ["s3"], name="silu_sig"),
+        h.make_node("Mul", ["m3", "s3"], ["y"], name="silu_mul"),
+    ]
+    inits = [nh.from_array(v, n) for n, v in [("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2), ("g", g), ("be", be), ("W3", W3)]]
+    inits += [nh.from_array(np.array(v, np.float32), n) for n, v in [("two", 2.0), ("eps", 1e-5), ("sqrt2", np.sqrt(2.0)), ("one", 1.0), ("half", 0.5)]]
+    graph = h.make_graph(nodes, "mlp", [h.make_tensor_value_info("x", T.FLOAT, ["batch", K])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["batch", 16])], inits)
+    save(d, graph, {"x": lambda: f32(4, K)})
+
+
+def cnn(d):
+    C, M = 3, 8
+    W1, b1 = f32(M, C, 3, 3, scale=0.3), f32(M, scale=0.1)
+    gm, bt, mu, var = f32(M, scale=0.1) + 1, f32(M, scale=0.1), f32(M, scale=0.1), np.abs(f32(M)) + 0.5
+    W2 = f32(M, M, 3, 3, scale=0.15)
+    b2 = f32(1, M, 1, 1, scale=0.1)
+    Wf, bf = f32(10, M, scale=0.3), f32(10, scale=0.1)
+    nodes = [
+        h.make_node("Conv", ["x", "W1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        h.make_node("BatchNormalization", ["c1", "gm", "bt", "mu", "var"], ["bn1"], name="bn1"),
+        h.make_node("Relu", ["bn1"], ["r1"], name="relu1"),
+        h.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="pool1"),
+        h.make_node("Conv", ["p1", "W2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+        h.make_node("Add", ["c2", "b2"], ["a2"], name="conv2_bias"),
+        h.make_node("Clip", ["a2", "zero", "six"], ["r2"], name="relu6"),
+        h.make_node("GlobalAveragePool", ["r2"], ["g"], name="gap"),
+        h.make_node("Flatten", ["g"], ["f"], axis=1, name="flatten"),
+        h.make_node("Gemm", ["f", "Wf", "bf"], ["y"], transB=1, name="classifier"),
+    ]
+    inits = [nh.from_array(v, n) for n, v in [("W1", W1), ("b1", b1), ("gm", gm), ("bt", bt), ("mu", mu), ("var", var.astype(np.float32)),
+                                              ("W2", W2), ("b2", b2), ("Wf", Wf), ("bf", bf)]]
+    inits += [nh.from_array(np.array(0, np.float32), "zero"), nh.from_array(np.array(6, np.float32), "six")]
+    graph = h.make_graph(nodes, "cnn", [h.make_tensor_value_info("x", T.FLOAT, [1, C, 16, 16])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [1, 10])], inits)
+    save(d, graph, {"x": lambda: f32(1, C, 16, 16)})
+
+
+def attention(d):
+    S, E = 6, 32
+    Wq, Wk, Wv, Wo = (f32(E, E, scale=0.2) for _ in range(4))
+    g, be = f32(E, scale=0.1) + 1, f32(E, scale=0.1)
+    nodes = [
+        h.make_node("MatMul", ["x", "Wq"], ["q"], name="q_proj"),
+        h.make_node("MatMul", ["x", "Wk"], ["k"], name="k_proj"),
+        h.make_node("MatMul", ["x", "Wv"], ["v"], name="v_proj"),
+        h.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1], name="k_t"),
+        h.make_node("MatMul", ["q", "kt"], ["s"], name="scores"),
+        h.make_node("Mul", ["s", "scale"], ["ss"], name="scale"),
+        h.make_node("Softmax", ["ss"], ["a"], axis=-1, name="softmax"),
+        h.make_node("MatMul", ["a", "v"], ["o"], name="context"),
+        h.make_node("MatMul", ["o", "Wo"], ["po"], name="o_proj"),
+        h.make_node("Add", ["po", "x"], ["res"], name="residual"),
+        h.make_node("LayerNormalization", ["res", "g", "be"], ["y"], axis=-1, epsilon=1e-5, name="ln"),
+    ]
+    inits = [nh.from_array(v, n) for n, v in [("Wq", Wq), ("Wk", Wk), ("Wv", Wv), ("Wo", Wo), ("g", g), ("be", be)]]
+    inits.append(nh.from_array(np.array(1 / np.sqrt(E), np.float32), "scale"))
+    graph = h.make_graph(nodes, "attn", [h.make_tensor_value_info("x", T.FLOAT, ["batch", "seq", E])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["batch", "seq", E])], inits)
+    save(d, graph, {"x": lambda: f32(2, S, E)})
+
+
+def qdq(d):
+    K, N = 32, 16
+    Wq = rng.integers(-127, 128, size=(K, N), dtype=np.int8)
+    ws = (np.abs(f32(N)) * 0.01 + 0.002).astype(np.float32)
+    nodes = [
+        h.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"], name="q_x"),
+        h.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"], name="dq_x"),
+        h.make_node("DequantizeLinear", ["Wq", "ws", "wz"], ["W"], axis=1, name="dq_w"),
+        h.make_node("MatMul", ["xd", "W"], ["y"], name="fc"),
+    ]
+    inits = [nh.from_array(Wq, "Wq"), nh.from_array(ws, "ws"), nh.from_array(np.zeros(N, np.int8), "wz"),
+             nh.from_array(np.array(0.02, np.float32), "xs"), nh.from_array(np.array(128, np.uint8), "xz")]
+    graph = h.make_graph(nodes, "qdq", [h.make_tensor_value_info("x", T.FLOAT, [3, K])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [3, N])], inits)
+    save(d, graph, {"x": lambda: f32(3, K)}, opset=13)
+
+
+if __name__ == "__main__":
+    out = sys.argv[1]
+    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("qdq", qdq)]:
+        fn(os.path.join(out, name))
