@@ -446,7 +446,11 @@ int FuseActivation(Graph& g) {
     if (n.dead) continue;
     bool fc = n.domain == "edgert" && n.op == "FullyConnected";
     bool conv = n.domain.empty() && n.op == "Conv";
-    if ((!fc && !conv) || n.Int("activation", 0) != 0) continue;
+    // Float elementwise arithmetic carries BinaryOptions.fused_activation (e.g. residual Add+ReLU).
+    const Tensor* y = g.Find(n.outputs.empty() ? "" : n.outputs[0]);
+    bool binary = n.domain.empty() && (n.op == "Add" || n.op == "Sub" || n.op == "Mul" || n.op == "Div") &&
+                  y && y->dtype == DType::kF32;
+    if ((!fc && !conv && !binary) || n.Int("activation", 0) != 0) continue;
     Node* act = SoleConsumer(g, cons, n.outputs[0]);
     if (!act) continue;
     int a = ActivationOf(g, *act);

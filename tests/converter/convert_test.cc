@@ -231,6 +231,18 @@ TEST(Convert, SiluFusesAndFoldsIntoFullyConnected) {
   EXPECT_EQ(e.model->operators[0]->options.AsFullyConnectedOptions()->fused_activation, fb::Activation::SILU);
 }
 
+TEST(Convert, ResidualAddReluFuses) {
+  OnnxBuilder b;
+  b.Input("a", {2, 4}).Input("b", {2, 4}).Output("y");
+  b.Node("Add", {"a", "b"}, {"s"}, "residual");
+  b.Node("Relu", {"s"}, {"y"}, "relu");
+  Efb e;
+  ASSERT_TRUE(ConvertIt(b, &e).ok());
+  ASSERT_EQ(e.OpTypes(), std::vector<OpType>{OpType::ADD});
+  EXPECT_EQ(e.model->operators[0]->options.AsBinaryOptions()->fused_activation, fb::Activation::RELU);
+  EXPECT_EQ(e.T(e.model->operators[0]->outputs[0]).name, "y");
+}
+
 TEST(Convert, ConstantFoldingAndDeadCode) {
   // y = Reshape(x, Concat(Shape(x)[0], -1)) with a static x: the shape becomes a constant.
   // An unused branch disappears; Constant nodes become tensors.

@@ -200,6 +200,22 @@ TEST_P(E2e, Int8StaticWithinBounds) {
   }
 }
 
+TEST_P(E2e, GptqBeatsRoundToNearestEndToEnd) {
+  double err[2];
+  int i = 0;
+  for (const char* method : {"rtn", "gptq"}) {
+    ConvertOptions o;
+    o.quant = "int4";
+    o.int4_method = method;
+    o.exclude = "conv";  // int4 applies to fully connected layers only
+    o.calib_dir = DataDir() + "/" + GetParam() + "/calib";
+    Outputs outs;
+    CONVERT_AND_RUN(GetParam(), o, outs);
+    err[i++] = RelL2(outs.v[0], Expected(GetParam(), 0));  // held-out input, not a calibration sample
+  }
+  EXPECT_LT(err[1], err[0]) << "gptq " << err[1] << " vs rtn " << err[0];
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, E2e, ::testing::Values("mlp", "cnn", "attention"));
 
 TEST(E2eQdq, ImportedModelMatchesOnnxRuntime) {
