@@ -49,7 +49,7 @@ const QGemmConfig kQGemmAvx2 = {
     {qd8_qc8w_gemm_4x16c4_avx2, 4, "qd8_qc8w_gemm_4x16c4_avx2"},
     {qd8_qc8w_gemm_1x16c4_avx2, 1, "qd8_qc8w_gemm_1x16c4_avx2"},
     255,
-    {qd8_qb4w_gemm_2x16c8_avx2, 2, "qd8_qb4w_gemm_2x16c8_avx2"},
+    {qd8_qb4w_gemm_4x16c8_avx2, 4, "qd8_qb4w_gemm_4x16c8_avx2"},
     {qd8_qb4w_gemm_1x16c8_avx2, 1, "qd8_qb4w_gemm_1x16c8_avx2"},
 };
 const QGemmConfig kQGemmAvxVnni = {

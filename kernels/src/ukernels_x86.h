@@ -11,8 +11,8 @@
                              uint8_t* q, size_t q_stride, QRowParams* params);                  \
   void qd8_qc8w_gemm_4x16c4_avx2(EDGERT_QC8W_ARGS);                                             \
   void qd8_qc8w_gemm_1x16c4_avx2(EDGERT_QC8W_ARGS);                                             \
-  void qd8_qb4w_gemm_2x16c8_avx2(EDGERT_QB4W_ARGS);                                             \
-  void qd8_qb4w_gemm_1x16c8_avx2(EDGERT_QB4W_ARGS);                                             \
+  void qd8_qb4w_gemm_1x16c8_avx2(EDGERT_QB4W_ARGS);  \
+  void qd8_qb4w_gemm_4x16c8_avx2(EDGERT_QB4W_ARGS);                                             \
   void f32_gemm_6x16_avx2(EDGERT_F32_ARGS);                                                     \
   void f32_gemm_1x16_avx2(EDGERT_F32_ARGS);                                                     \
   void qd8_qc8w_gemm_6x16c4_avxvnni(EDGERT_QC8W_ARGS);                                          \

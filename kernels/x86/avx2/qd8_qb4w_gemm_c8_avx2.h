@@ -36,10 +36,10 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
     __m256i zu[2];
     p = Qb4wBlockHeaderYmm<kF16, kAsym>(p, &sc[0], &sc[1], &zu[0], &zu[1]);
     if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + 1024, _MM_HINT_T0);
-    EDGERT_UNROLL for (int h = 0; h < 2; ++h) {
-      __m256i i32[MR], i32b[MR];
-      EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = i32b[r] = _mm256_setzero_si256();
-      if (kVnni) {
+    if (kVnni) {
+      EDGERT_UNROLL for (int h = 0; h < 2; ++h) {
+        __m256i i32[MR], i32b[MR];
+        EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = i32b[r] = _mm256_setzero_si256();
         for (size_t s = 0; s < steps; ++s) {
           const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));
           const __m256i wlo = _mm256_sub_epi8(_mm256_and_si256(wb, mask), zu[h]);
@@ -50,26 +50,46 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
             i32b[r] = EDGERT_DPBUSD256(i32b[r], Bcast32(ap + 4), whi);
           }
         }
-        EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = _mm256_add_epi32(i32[r], i32b[r]);
-      } else {
-        for (size_t s0 = 0; s0 < steps; s0 += kChunk) {
-          const size_t s1 = s0 + kChunk < steps ? s0 + kChunk : steps;
-          __m256i i16[MR];
-          EDGERT_UNROLL for (int r = 0; r < MR; ++r) i16[r] = _mm256_setzero_si256();
-          for (size_t s = s0; s < s1; ++s) {
+        EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+          y[r][h] = _mm256_fmadd_ps(sc[h], _mm256_cvtepi32_ps(_mm256_add_epi32(i32[r], i32b[r])), y[r][h]);
+      }
+    } else {
+      // Both 8-column halves per step so the A broadcasts are shared; int16 accumulation over
+      // kChunk steps, then one vpmaddwd into the block's int32 accumulators.
+      __m256i i32[MR][2];
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r][0] = i32[r][1] = _mm256_setzero_si256();
+      for (size_t s0 = 0; s0 < steps; s0 += kChunk) {
+        __m256i i16[MR][2];
+        EDGERT_UNROLL for (int r = 0; r < MR; ++r) i16[r][0] = i16[r][1] = _mm256_setzero_si256();
+        auto step = [&](size_t s) {
+          __m256i wlo[2], whi[2];
+          EDGERT_UNROLL for (int h = 0; h < 2; ++h) {
             const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));
-            const __m256i wlo = _mm256_sub_epi8(_mm256_and_si256(wb, mask), zu[h]);
-            const __m256i whi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(wb, 4), mask), zu[h]);
-            EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-              const uint8_t* ap = ar[r] + kb + 8 * s;
-              i16[r] = _mm256_add_epi16(i16[r], _mm256_maddubs_epi16(Bcast32(ap), wlo));
-              i16[r] = _mm256_add_epi16(i16[r], _mm256_maddubs_epi16(Bcast32(ap + 4), whi));
+            wlo[h] = _mm256_sub_epi8(_mm256_and_si256(wb, mask), zu[h]);
+            whi[h] = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(wb, 4), mask), zu[h]);
+          }
+          EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+            const __m256i alo = Bcast32(ar[r] + kb + 8 * s);
+            const __m256i ahi = Bcast32(ar[r] + kb + 8 * s + 4);
+            EDGERT_UNROLL for (int h = 0; h < 2; ++h) {
+              i16[r][h] = _mm256_add_epi16(i16[r][h], _mm256_maddubs_epi16(alo, wlo[h]));
+              i16[r][h] = _mm256_add_epi16(i16[r][h], _mm256_maddubs_epi16(ahi, whi[h]));
             }
           }
-          EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = _mm256_add_epi32(i32[r], _mm256_madd_epi16(i16[r], ones));
+        };
+        // Not unrolled: unrolling lets GCC hoist all vpmaddubsw and spill (measured slower).
+        const size_t s1 = s0 + kChunk < steps ? s0 + kChunk : steps;
+#pragma GCC unroll 1
+        for (size_t s = s0; s < s1; ++s) step(s);
+        EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+          i32[r][0] = _mm256_add_epi32(i32[r][0], _mm256_madd_epi16(i16[r][0], ones));
+          i32[r][1] = _mm256_add_epi32(i32[r][1], _mm256_madd_epi16(i16[r][1], ones));
         }
       }
-      EDGERT_UNROLL for (int r = 0; r < MR; ++r) y[r][h] = _mm256_fmadd_ps(sc[h], _mm256_cvtepi32_ps(i32[r]), y[r][h]);
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+        y[r][0] = _mm256_fmadd_ps(sc[0], _mm256_cvtepi32_ps(i32[r][0]), y[r][0]);
+        y[r][1] = _mm256_fmadd_ps(sc[1], _mm256_cvtepi32_ps(i32[r][1]), y[r][1]);
+      }
     }
     p += steps * 64;
   }
