@@ -432,9 +432,16 @@ void ActRange(const Ctx& c, const std::string& tensor, float* lo, float* hi) {
     const int bins = 2048, levels = 128;
     std::vector<double> hist(bins, 0);
     for (float v : all) hist[std::min(bins - 1, static_cast<int>(std::fabs(v) / amax * bins))] += 1;
+    // Sparse histograms (few calibration values) make KL favor aggressive clipping; never clip
+    // below the 99.9th percentile of |x|.
+    std::vector<float> mag(all.size());
+    for (size_t i = 0; i < all.size(); ++i) mag[i] = std::fabs(all[i]);
+    size_t k999 = static_cast<size_t>(0.999 * (mag.size() - 1));
+    std::nth_element(mag.begin(), mag.begin() + k999, mag.end());
+    int first = std::max(levels, std::min(bins, static_cast<int>(std::ceil(mag[k999] / amax * bins))));
     double best = 1e300;
     int best_i = bins;
-    for (int i = levels; i <= bins; i += 16) {
+    for (int i = first; i <= bins; i += 16) {
       std::vector<double> p(hist.begin(), hist.begin() + i);
       for (int j = i; j < bins; ++j) p[i - 1] += hist[j];
       std::vector<double> q(i, 0);
