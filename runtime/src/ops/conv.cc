@@ -1,8 +1,687 @@
-// Placeholder registration; the ops of this family are added here.
+// Conv (F32 or I8 per-output-channel weights), ConvTranspose, MaxPool and AveragePool.
+// Layout NCHW; 1, 2 or 3 spatial dims (internally always 3-D with leading unit dims).
+//
+// Conv paths:
+//   - F32 weights (constant or computed): im2col to [C/g*k, out_positions] (skipped for 1x1,
+//     stride 1, no padding) then kernels::SGemm with the weights as A: the result is already
+//     NCHW. Depthwise convs (C/g == 1) take a direct per-channel loop instead.
+//   - I8 weights (constant, PER_CHANNEL axis 0, symmetric): packed once per group with
+//     kernels::PackQc8w; im2col rows [out_positions, C/g*k] are the GEMM's activations
+//     (quantized per row at run time, as FullyConnected does) and the [positions, M/g] result is
+//     transposed into NCHW. Depthwise I8 convs use the direct loop on dequantized weights.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "../model.h"
+#include "edgert/kernels/gemm.h"
 #include "op.h"
 
 namespace edgert {
 
-void RegisterConvOps(std::vector<OpDef>& ops) { (void)ops; }
+kernels::Activation ToKernelActivation(fb::Activation a);
+float HalfToFloat(uint16_t h);
+
+namespace {
+
+using fb::OpType;
+
+constexpr int kMaxSpatial = 3;
+
+// Spatial geometry, always 3-D: unused leading dims have size 1, kernel 1, stride 1, no pads.
+struct Geom {
+  int nsp = 0;  // spatial dims in the model (1..3)
+  int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
+  int64_t in_size() const { return in[0] * in[1] * in[2]; }
+  int64_t out_size() const { return out[0] * out[1] * out[2]; }
+  int64_t k_size() const { return k[0] * k[1] * k[2]; }
+  bool pointwise() const {
+    for (int i = 0; i < 3; ++i) {
+      if (k[i] != 1 || stride[i] != 1 || pb[i] != 0 || pe[i] != 0) return false;
+    }
+    return true;
+  }
+};
+
+template <typename V>
+absl::StatusOr<std::vector<int64_t>> ReadAttr(const OpContext& ctx, const V* v, size_t n, int64_t dflt,
+                                              const char* name, int64_t min_value) {
+  std::vector<int64_t> out(n, dflt);
+  if (v == nullptr || v->size() == 0) return out;
+  if (v->size() != n) {
+    return ctx.Error(absl::StrCat(name, " has ", v->size(), " values, expected ", n));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = v->Get(static_cast<unsigned>(i));
+    if (out[i] < min_value) return ctx.Error(absl::StrCat(name, "[", i, "] = ", out[i], " must be >= ", min_value));
+  }
+  return out;
+}
+
+enum class GeomKind { kConv, kPool, kConvTranspose };
+
+// Fills a Geom from attributes. `kernel` holds the spatial kernel dims; `ceil_mode` is for pools;
+// `output_padding` for ConvTranspose.
+absl::StatusOr<Geom> ComputeGeom(const OpContext& ctx, const Shape& x, const std::vector<int64_t>& kernel,
+                                 const flatbuffers::Vector<int32_t>* strides,
+                                 const flatbuffers::Vector<int32_t>* dilations,
+                                 const flatbuffers::Vector<int32_t>* pads, int auto_pad, bool ceil_mode,
+                                 GeomKind kind, const flatbuffers::Vector<int32_t>* output_padding = nullptr) {
+  Geom g;
+  const int nsp = static_cast<int>(x.size()) - 2;
+  if (nsp < 1 || nsp > kMaxSpatial) {
+    return ctx.Error(absl::StrCat("input must be [N, C, D1..Dk] with 1 to 3 spatial dims, got ", ShapeString(x)));
+  }
+  if (static_cast<int>(kernel.size()) != nsp) {
+    return ctx.Error(absl::StrCat("kernel has ", kernel.size(), " spatial dims, input has ", nsp));
+  }
+  if (auto_pad < 0 || auto_pad > 3) return ctx.Error(absl::StrCat("auto_pad ", auto_pad, " is not 0..3"));
+  g.nsp = nsp;
+  const size_t n = static_cast<size_t>(nsp);
+  ASSIGN_OR_RETURN(std::vector<int64_t> st, ReadAttr(ctx, strides, n, 1, "strides", 1));
+  ASSIGN_OR_RETURN(std::vector<int64_t> dl, ReadAttr(ctx, dilations, n, 1, "dilations", 1));
+  ASSIGN_OR_RETURN(std::vector<int64_t> pd, ReadAttr(ctx, pads, 2 * n, 0, "pads", 0));
+  ASSIGN_OR_RETURN(std::vector<int64_t> op, ReadAttr(ctx, output_padding, n, 0, "output_padding", 0));
+  for (size_t i = 0; i < n; ++i) {
+    const int j = kMaxSpatial - nsp + static_cast<int>(i);
+    const int64_t in = x[2 + i], k = kernel[i];
+    if (k < 1) return ctx.Error(absl::StrCat("kernel dim ", i, " is ", k, ", must be >= 1"));
+    if (st[i] > (int64_t{1} << 24) || dl[i] > (int64_t{1} << 24) || k > (int64_t{1} << 24) ||
+        pd[i] > (int64_t{1} << 24) || pd[i + n] > (int64_t{1} << 24)) {
+      return ctx.Error("kernel, stride, dilation or pad is unreasonably large");
+    }
+    g.in[j] = in;
+    g.k[j] = k;
+    g.stride[j] = st[i];
+    g.dil[j] = dl[i];
+    const int64_t ek = (k - 1) * dl[i] + 1;  // effective kernel extent
+    if (kind == GeomKind::kConvTranspose) {
+      if (op[i] >= st[i] && op[i] >= dl[i]) {
+        return ctx.Error(absl::StrCat("output_padding[", i, "] = ", op[i], " must be less than the stride or dilation"));
+      }
+      if (auto_pad == 1 || auto_pad == 2) {
+        const int64_t out = in * st[i];
+        const int64_t total = std::max<int64_t>(0, st[i] * (in - 1) + op[i] + ek - out);
+        // ONNX: SAME_UPPER puts the extra padding at the end.
+        g.pb[j] = auto_pad == 1 ? total / 2 : total - total / 2;
+        g.pe[j] = total - g.pb[j];
+      } else if (auto_pad == 0) {
+        g.pb[j] = pd[i];
+        g.pe[j] = pd[i + n];
+      }
+      g.out[j] = st[i] * (in - 1) + op[i] + ek - g.pb[j] - g.pe[j];
+    } else if (auto_pad == 1 || auto_pad == 2) {
+      const int64_t out = (in + st[i] - 1) / st[i];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * st[i] + ek - in);
+      g.pb[j] = auto_pad == 1 ? total / 2 : total - total / 2;
+      g.pe[j] = total - g.pb[j];
+      g.out[j] = out;
+    } else {
+      if (auto_pad == 0) {
+        g.pb[j] = pd[i];
+        g.pe[j] = pd[i + n];
+      }
+      const int64_t span = in + g.pb[j] + g.pe[j] - ek;
+      if (span < 0) {
+        return ctx.Error(absl::StrCat("kernel extent ", ek, " is larger than the padded input ", in + g.pb[j] + g.pe[j],
+                                      " along spatial dim ", i));
+      }
+      int64_t out = span / st[i] + 1;
+      if (ceil_mode && kind == GeomKind::kPool) {
+        out = (span + st[i] - 1) / st[i] + 1;
+        // The last window must start inside the input or its begin padding.
+        if ((out - 1) * st[i] >= in + g.pb[j]) --out;
+      }
+      g.out[j] = out;
+    }
+    if (g.out[j] < 0) return ctx.Error(absl::StrCat("output dim ", i, " would be negative (", g.out[j], ")"));
+  }
+  return g;
+}
+
+bool IsActivationValid(fb::Activation a) {
+  return static_cast<int>(a) >= 0 && static_cast<int>(a) <= static_cast<int>(fb::Activation::TANH);
+}
+
+// ---- im2col ----
+// Rows r = (c, kd, kh, kw), columns p = output position. kTransposed stores [p][r] instead of [r][p].
+template <bool kTransposed>
+void Im2Col(const float* x, int64_t channels, const Geom& g, float* col) {
+  const int64_t os = g.out_size(), kk = g.k_size(), rows = channels * kk;
+  const int64_t ih = g.in[1], iw = g.in[2];
+  int64_t r = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* xc = x + c * g.in_size();
+    for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+      for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+        for (int64_t kw = 0; kw < g.k[2]; ++kw, ++r) {
+          int64_t p = 0;
+          for (int64_t od = 0; od < g.out[0]; ++od) {
+            const int64_t id = od * g.stride[0] - g.pb[0] + kd * g.dil[0];
+            const bool dok = id >= 0 && id < g.in[0];
+            for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+              const int64_t y = oh * g.stride[1] - g.pb[1] + kh * g.dil[1];
+              const bool hok = dok && y >= 0 && y < ih;
+              const float* row = xc + (id * ih + y) * iw;
+              for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
+                const int64_t xw = ow * g.stride[2] - g.pb[2] + kw * g.dil[2];
+                const float v = (hok && xw >= 0 && xw < iw) ? row[xw] : 0.f;
+                if (kTransposed) {
+                  col[p * rows + r] = v;
+                } else {
+                  col[r * os + p] = v;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Direct convolution of one input channel with one kernel (depthwise), accumulating onto y.
+void DirectChannel(const float* x, const float* w, const Geom& g, float bias, float* y) {
+  const int64_t ih = g.in[1], iw = g.in[2];
+  int64_t p = 0;
+  for (int64_t od = 0; od < g.out[0]; ++od) {
+    for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+      for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
+        float acc = bias;
+        for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+          const int64_t id = od * g.stride[0] - g.pb[0] + kd * g.dil[0];
+          if (id < 0 || id >= g.in[0]) continue;
+          for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+            const int64_t y0 = oh * g.stride[1] - g.pb[1] + kh * g.dil[1];
+            if (y0 < 0 || y0 >= ih) continue;
+            const float* row = x + (id * ih + y0) * iw;
+            const float* wr = w + (kd * g.k[1] + kh) * g.k[2];
+            for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+              const int64_t xw = ow * g.stride[2] - g.pb[2] + kw * g.dil[2];
+              if (xw >= 0 && xw < iw) acc += row[xw] * wr[kw];
+            }
+          }
+        }
+        y[p] = acc;
+      }
+    }
+  }
+}
+
+// ---- Conv ----
+struct ConvState {
+  bool i8 = false;
+  int64_t m = 0, cg = 0, kk = 0;  // output channels, input channels per group, kernel elements
+  int group = 1;
+  std::vector<std::unique_ptr<uint8_t[], void (*)(uint8_t*)>> packed;  // per group (I8)
+  std::vector<float> dequant;  // I8 weights as float (depthwise path)
+};
+
+void FreeAligned(uint8_t* p) { std::free(p); }
+
+std::vector<float> ReadScalesF32(const Model& m, const fb::Quantization& q, size_t count) {
+  std::vector<float> s(count);
+  if (q.scales() && q.scales()->size() > 0) {
+    for (size_t i = 0; i < count; ++i) s[i] = q.scales()->Get(static_cast<unsigned>(i));
+  } else if (q.scale_dtype() == DType::F16) {
+    const uint8_t* p = m.buffer_data(q.scales_buffer());
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      s[i] = HalfToFloat(h);
+    }
+  } else {
+    std::memcpy(s.data(), m.buffer_data(q.scales_buffer()), count * 4);
+  }
+  return s;
+}
+
+absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Operator& op) {
+  const int wi = op.inputs()->Get(1);
+  if (wi < 0) return absl::InvalidArgumentError("weight input is missing");
+  const TensorInfo& w = m.tensor(wi);
+  if (w.dtype == DType::F32) {
+    if (w.quant) return absl::InvalidArgumentError(absl::StrCat("f32 weight '", w.name, "' has quantization parameters"));
+    return std::shared_ptr<void>();  // used as is
+  }
+  if (w.dtype != DType::I8) {
+    return absl::InvalidArgumentError(absl::StrCat("weight '", w.name, "' has unsupported dtype ", DTypeName(w.dtype)));
+  }
+  if (op.type() != OpType::CONV) {
+    return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "': only CONV takes i8 weights"));
+  }
+  if (w.data == nullptr) return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "' must be a constant"));
+  if (w.dims.size() < 3) {
+    return absl::InvalidArgumentError(absl::StrCat("weight '", w.name, "' must be [M, C/group, k...], got ",
+                                                   ShapeString(w.dims)));
+  }
+  const fb::Quantization* q = w.quant;
+  if (!q || q->scheme() != fb::QuantScheme::PER_CHANNEL || q->axis() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "' needs PER_CHANNEL quantization on axis 0"));
+  }
+  const auto* opts = op.options_as_ConvOptions();
+  const int group = opts ? opts->group() : 1;
+  auto st = std::make_shared<ConvState>();
+  st->i8 = true;
+  st->m = w.dims[0];
+  st->cg = w.dims[1];
+  st->kk = 1;
+  for (size_t i = 2; i < w.dims.size(); ++i) st->kk *= w.dims[i];
+  st->group = group;
+  if (group < 1 || st->m % group != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("group ", group, " does not divide the ", st->m, " output channels"));
+  }
+  const size_t mz = static_cast<size_t>(st->m);
+  if (q->zero_points()) {
+    for (int64_t z : *q->zero_points()) {
+      if (z != 0) return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "' must be symmetric"));
+    }
+  }
+  if (q->zero_points_buffer() >= 0) {
+    const uint8_t* p = m.buffer_data(q->zero_points_buffer());
+    for (size_t i = 0; i < mz; ++i) {
+      if (p[i] != 0) return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "' must be symmetric"));
+    }
+  }
+  std::vector<float> scales = ReadScalesF32(m, *q, mz);
+  const int8_t* wq = reinterpret_cast<const int8_t*>(w.data);
+  const size_t kc = static_cast<size_t>(st->cg * st->kk);
+  if (st->cg == 1) {
+    // Depthwise-like: the direct float loop on dequantized weights.
+    st->dequant.resize(mz * kc);
+    for (size_t o = 0; o < mz; ++o)
+      for (size_t i = 0; i < kc; ++i) st->dequant[o * kc + i] = static_cast<float>(wq[o * kc + i]) * scales[o];
+    return std::shared_ptr<void>(st);
+  }
+  const size_t mg = mz / static_cast<size_t>(group);
+  for (int g = 0; g < group; ++g) {
+    const size_t bytes = kernels::PackedQc8wBytes(mg, kc);
+    void* p = std::aligned_alloc(64, AlignUp(std::max<size_t>(bytes, 1), 64));
+    if (p == nullptr) return absl::ResourceExhaustedError("out of memory packing weights");
+    st->packed.emplace_back(static_cast<uint8_t*>(p), FreeAligned);
+    kernels::PackQc8w(mg, kc, wq + static_cast<size_t>(g) * mg * kc, scales.data() + static_cast<size_t>(g) * mg, p);
+  }
+  return std::shared_ptr<void>(st);
+}
+
+struct ConvPlan {
+  Geom g;
+  int64_t n = 0, c = 0, m = 0, cg = 0, mg = 0, group = 1;
+  bool depthwise = false;
+  size_t col_bytes = 0, tmp_bytes = 0, q_bytes = 0;
+};
+
+absl::StatusOr<ConvPlan> PlanConv(const OpContext& ctx) {
+  const auto* o = ctx.options<fb::ConvOptions>();
+  const Value& x = *ctx.in[0];
+  const Value& w = *ctx.in[1];
+  if (x.dtype != DType::F32) return ctx.Error(absl::StrCat("input has dtype ", DTypeName(x.dtype), ", expected f32"));
+  if (w.dtype != DType::F32 && w.dtype != DType::I8) {
+    return ctx.Error(absl::StrCat("weight has dtype ", DTypeName(w.dtype), ", expected f32 or i8"));
+  }
+  if (w.dtype == DType::I8 && ctx.prepared == nullptr) return ctx.Error("i8 weight was not prepared");
+  if (!IsActivationValid(o->fused_activation())) return ctx.Error("unknown fused activation");
+  if (x.rank() != w.rank()) {
+    return ctx.Error(absl::StrCat("input ", ShapeString(x.shape), " and weight ", ShapeString(w.shape), " ranks differ"));
+  }
+  ConvPlan p;
+  p.group = o->group();
+  if (p.group < 1) return ctx.Error(absl::StrCat("group ", p.group, " must be >= 1"));
+  if (x.rank() < 3) return ctx.Error(absl::StrCat("input must be [N, C, spatial...], got ", ShapeString(x.shape)));
+  p.n = x.shape[0];
+  p.c = x.shape[1];
+  p.m = w.shape[0];
+  p.cg = w.shape[1];
+  if (p.c != p.cg * p.group) {
+    return ctx.Error(absl::StrCat("input has ", p.c, " channels but weight ", ShapeString(w.shape), " with group ",
+                                  p.group, " expects ", p.cg * p.group));
+  }
+  if (p.m % p.group != 0) return ctx.Error(absl::StrCat("group ", p.group, " does not divide ", p.m, " output channels"));
+  p.mg = p.m / p.group;
+  std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
+  ASSIGN_OR_RETURN(p.g, ComputeGeom(ctx, x.shape, kernel, o->strides(), o->dilations(), o->pads(), o->auto_pad(), false,
+                                    GeomKind::kConv));
+  if (ctx.has_input(2)) {
+    RETURN_IF_ERROR(ExpectFloat(ctx, 2));
+    if (ctx.in[2]->num_elements() != p.m) {
+      return ctx.Error(absl::StrCat("bias has ", ctx.in[2]->num_elements(), " elements, expected ", p.m));
+    }
+  }
+  p.depthwise = p.cg == 1;
+  const size_t os = static_cast<size_t>(p.g.out_size());
+  const size_t kc = static_cast<size_t>(p.cg * p.g.k_size());
+  if (w.dtype == DType::I8 && !p.depthwise) {
+    const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
+    p.col_bytes = AlignUp(os * kc * 4, 64);
+    p.tmp_bytes = AlignUp(os * static_cast<size_t>(p.mg) * 4, 64);
+    p.q_bytes = AlignUp(kernels::QGemmWorkspaceBytes(os, kc, threads), 64);
+  } else if (!p.depthwise && !p.g.pointwise()) {
+    p.col_bytes = AlignUp(os * kc * 4, 64);
+  }
+  return p;
+}
+
+absl::Status InferConv(OpContext& ctx) {
+  ASSIGN_OR_RETURN(ConvPlan p, PlanConv(ctx));
+  Shape out = {p.n, p.m};
+  for (int i = kMaxSpatial - p.g.nsp; i < kMaxSpatial; ++i) out.push_back(p.g.out[i]);
+  ctx.out[0]->shape = out;
+  ctx.out[0]->dtype = DType::F32;
+  ctx.workspace_bytes = p.col_bytes + p.tmp_bytes + p.q_bytes;
+  return absl::OkStatus();
+}
+
+struct DepthwiseTask {
+  const float* x;
+  const float* w;
+  const float* bias;
+  float* y;
+  const ConvPlan* p;
+  kernels::Activation act;
+};
+
+void DepthwiseOne(void* arg, size_t i) {
+  const auto* t = static_cast<const DepthwiseTask*>(arg);
+  const ConvPlan& p = *t->p;
+  const int64_t n = static_cast<int64_t>(i) / p.m, oc = static_cast<int64_t>(i) % p.m;
+  const int64_t ic = oc / p.mg;  // group index == input channel
+  const float* xc = t->x + (n * p.c + ic) * p.g.in_size();
+  float* yc = t->y + (n * p.m + oc) * p.g.out_size();
+  DirectChannel(xc, t->w + oc * p.g.k_size(), p.g, t->bias ? t->bias[oc] : 0.f, yc);
+  kernels::ApplyActivation(t->act, yc, static_cast<size_t>(p.g.out_size()));
+}
+
+absl::Status RunConv(OpContext& ctx) {
+  ASSIGN_OR_RETURN(ConvPlan p, PlanConv(ctx));
+  const auto* o = ctx.options<fb::ConvOptions>();
+  const kernels::Activation act = ToKernelActivation(o->fused_activation());
+  const float* x = ctx.in[0]->as<float>();
+  const float* bias = ctx.has_input(2) ? ctx.in[2]->as<float>() : nullptr;
+  float* y = ctx.out[0]->as<float>();
+  const auto* st = static_cast<const ConvState*>(ctx.prepared);
+  const bool i8 = ctx.in[1]->dtype == DType::I8;
+  const int64_t os = p.g.out_size(), is = p.g.in_size();
+  const int64_t kc = p.cg * p.g.k_size();
+  if (ctx.out[0]->num_elements() == 0) return absl::OkStatus();
+  if (p.depthwise) {
+    DepthwiseTask t{x, i8 ? st->dequant.data() : ctx.in[1]->as<float>(), bias, y, &p, act};
+    pthreadpool_parallelize_1d(ctx.pool, DepthwiseOne, &t, static_cast<size_t>(p.n * p.m), 0);
+    return absl::OkStatus();
+  }
+  uint8_t* ws = static_cast<uint8_t*>(ctx.workspace);
+  float* col = reinterpret_cast<float*>(ws);
+  if (i8) {
+    float* tmp = reinterpret_cast<float*>(ws + p.col_bytes);
+    void* qws = ws + p.col_bytes + p.tmp_bytes;
+    for (int64_t n = 0; n < p.n; ++n) {
+      for (int64_t g = 0; g < p.group; ++g) {
+        const float* xg = x + (n * p.c + g * p.cg) * is;
+        Im2Col<true>(xg, p.cg, p.g, col);
+        kernels::QGemmQc8w(static_cast<size_t>(os), static_cast<size_t>(p.mg), static_cast<size_t>(kc), col,
+                           static_cast<size_t>(kc), st->packed[static_cast<size_t>(g)].get(),
+                           bias ? bias + g * p.mg : nullptr, act, tmp, static_cast<size_t>(p.mg), qws, ctx.pool);
+        float* yg = y + (n * p.m + g * p.mg) * os;
+        for (int64_t pos = 0; pos < os; ++pos)
+          for (int64_t j = 0; j < p.mg; ++j) yg[j * os + pos] = tmp[pos * p.mg + j];
+      }
+    }
+    return absl::OkStatus();
+  }
+  const float* w = ctx.in[1]->as<float>();
+  const bool pw = p.g.pointwise();
+  for (int64_t n = 0; n < p.n; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.c + g * p.cg) * is;
+      float* yg = y + (n * p.m + g * p.mg) * os;
+      const float* b = xg;
+      if (!pw) {
+        Im2Col<false>(xg, p.cg, p.g, col);
+        b = col;
+      }
+      if (kc == 0) {
+        std::memset(yg, 0, static_cast<size_t>(p.mg * os) * sizeof(float));
+      } else {
+        kernels::SGemm(static_cast<size_t>(p.mg), static_cast<size_t>(os), static_cast<size_t>(kc), w + g * p.mg * kc,
+                       static_cast<size_t>(kc), b, static_cast<size_t>(os), false, yg, static_cast<size_t>(os),
+                       ctx.pool);
+      }
+      if (bias) {
+        for (int64_t j = 0; j < p.mg; ++j) {
+          const float bv = bias[g * p.mg + j];
+          float* r = yg + j * os;
+          for (int64_t i = 0; i < os; ++i) r[i] += bv;
+        }
+      }
+    }
+  }
+  kernels::ApplyActivation(act, y, static_cast<size_t>(ctx.out[0]->num_elements()));
+  return absl::OkStatus();
+}
+
+// ---- ConvTranspose (direct scatter; F32) ----
+// x [N, C, ...], W [C, M/group, k...], y [N, M, ...].
+struct ConvTPlan {
+  Geom g;
+  int64_t n = 0, c = 0, m = 0, cg = 0, mg = 0, group = 1;
+};
+
+absl::StatusOr<ConvTPlan> PlanConvT(const OpContext& ctx) {
+  const auto* o = ctx.options<fb::ConvOptions>();
+  RETURN_IF_ERROR(ExpectFloat(ctx, 0));
+  RETURN_IF_ERROR(ExpectFloat(ctx, 1));
+  if (!IsActivationValid(o->fused_activation())) return ctx.Error("unknown fused activation");
+  const Value& x = *ctx.in[0];
+  const Value& w = *ctx.in[1];
+  if (x.rank() < 3 || x.rank() != w.rank()) {
+    return ctx.Error(absl::StrCat("input ", ShapeString(x.shape), " and weight ", ShapeString(w.shape),
+                                  " must both be [N/C, C/M, spatial...] of the same rank"));
+  }
+  ConvTPlan p;
+  p.group = o->group();
+  if (p.group < 1) return ctx.Error(absl::StrCat("group ", p.group, " must be >= 1"));
+  p.n = x.shape[0];
+  p.c = x.shape[1];
+  if (w.shape[0] != p.c) return ctx.Error(absl::StrCat("weight dim 0 is ", w.shape[0], ", expected C = ", p.c));
+  if (p.c % p.group != 0) return ctx.Error(absl::StrCat("group ", p.group, " does not divide ", p.c, " channels"));
+  p.cg = p.c / p.group;
+  p.mg = w.shape[1];
+  p.m = p.mg * p.group;
+  std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
+  ASSIGN_OR_RETURN(p.g, ComputeGeom(ctx, x.shape, kernel, o->strides(), o->dilations(), o->pads(), o->auto_pad(),
+                                    false, GeomKind::kConvTranspose, o->output_padding()));
+  // Geom.in is the conv-transpose input, Geom.out its output.
+  if (ctx.has_input(2)) {
+    RETURN_IF_ERROR(ExpectFloat(ctx, 2));
+    if (ctx.in[2]->num_elements() != p.m) {
+      return ctx.Error(absl::StrCat("bias has ", ctx.in[2]->num_elements(), " elements, expected ", p.m));
+    }
+  }
+  return p;
+}
+
+absl::Status InferConvT(OpContext& ctx) {
+  ASSIGN_OR_RETURN(ConvTPlan p, PlanConvT(ctx));
+  Shape out = {p.n, p.m};
+  for (int i = kMaxSpatial - p.g.nsp; i < kMaxSpatial; ++i) out.push_back(p.g.out[i]);
+  ctx.out[0]->shape = out;
+  ctx.out[0]->dtype = DType::F32;
+  return absl::OkStatus();
+}
+
+absl::Status RunConvT(OpContext& ctx) {
+  ASSIGN_OR_RETURN(ConvTPlan p, PlanConvT(ctx));
+  const Geom& g = p.g;
+  const float* x = ctx.in[0]->as<float>();
+  const float* w = ctx.in[1]->as<float>();
+  const float* bias = ctx.has_input(2) ? ctx.in[2]->as<float>() : nullptr;
+  float* y = ctx.out[0]->as<float>();
+  const int64_t is = g.in_size(), os = g.out_size(), kk = g.k_size();
+  for (int64_t n = 0; n < p.n; ++n) {
+    for (int64_t oc = 0; oc < p.m; ++oc) {
+      float* yc = y + (n * p.m + oc) * os;
+      for (int64_t i = 0; i < os; ++i) yc[i] = bias ? bias[oc] : 0.f;
+    }
+    for (int64_t ic = 0; ic < p.c; ++ic) {
+      const int64_t grp = ic / p.cg;
+      const float* xc = x + (n * p.c + ic) * is;
+      for (int64_t j = 0; j < p.mg; ++j) {
+        const int64_t oc = grp * p.mg + j;
+        float* yc = y + (n * p.m + oc) * os;
+        const float* wk = w + (ic * p.mg + j) * kk;
+        for (int64_t id = 0; id < g.in[0]; ++id)
+          for (int64_t ih = 0; ih < g.in[1]; ++ih)
+            for (int64_t iw = 0; iw < g.in[2]; ++iw) {
+              const float v = xc[(id * g.in[1] + ih) * g.in[2] + iw];
+              for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+                const int64_t od = id * g.stride[0] + kd * g.dil[0] - g.pb[0];
+                if (od < 0 || od >= g.out[0]) continue;
+                for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+                  const int64_t oh = ih * g.stride[1] + kh * g.dil[1] - g.pb[1];
+                  if (oh < 0 || oh >= g.out[1]) continue;
+                  for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+                    const int64_t ow = iw * g.stride[2] + kw * g.dil[2] - g.pb[2];
+                    if (ow < 0 || ow >= g.out[2]) continue;
+                    yc[(od * g.out[1] + oh) * g.out[2] + ow] += v * wk[(kd * g.k[1] + kh) * g.k[2] + kw];
+                  }
+                }
+              }
+            }
+      }
+    }
+  }
+  kernels::ApplyActivation(ToKernelActivation(ctx.options<fb::ConvOptions>()->fused_activation()), y,
+                           static_cast<size_t>(ctx.out[0]->num_elements()));
+  return absl::OkStatus();
+}
+
+// ---- MaxPool / AveragePool ----
+absl::StatusOr<Geom> PlanPool(const OpContext& ctx) {
+  const auto* o = ctx.options<fb::PoolOptions>();
+  const Value& x = *ctx.in[0];
+  const bool is_max = ctx.op->type() == OpType::MAX_POOL;
+  if (!(x.dtype == DType::F32 || (is_max && (x.dtype == DType::U8 || x.dtype == DType::I8)))) {
+    return ctx.Error(absl::StrCat("unsupported dtype ", DTypeName(x.dtype)));
+  }
+  if (o->kernel_shape() == nullptr || o->kernel_shape()->size() == 0) return ctx.Error("kernel_shape is required");
+  std::vector<int64_t> kernel(o->kernel_shape()->begin(), o->kernel_shape()->end());
+  if (!is_max && o->dilations() && o->dilations()->size() > 0) {
+    for (int d : *o->dilations()) {
+      if (d < 1) return ctx.Error("dilations must be >= 1");
+    }
+  }
+  if (x.rank() < 3) return ctx.Error(absl::StrCat("input must be [N, C, spatial...], got ", ShapeString(x.shape)));
+  return ComputeGeom(ctx, x.shape, kernel, o->strides(), o->dilations(), o->pads(), o->auto_pad(), o->ceil_mode(),
+                     GeomKind::kPool);
+}
+
+absl::Status InferPool(OpContext& ctx) {
+  ASSIGN_OR_RETURN(Geom g, PlanPool(ctx));
+  const Value& x = *ctx.in[0];
+  Shape out = {x.shape[0], x.shape[1]};
+  for (int i = kMaxSpatial - g.nsp; i < kMaxSpatial; ++i) out.push_back(g.out[i]);
+  ctx.out[0]->shape = out;
+  ctx.out[0]->dtype = x.dtype;
+  return absl::OkStatus();
+}
+
+template <typename T>
+void MaxPoolT(const Value& x, const Geom& g, Value& y) {
+  const int64_t nc = x.shape[0] * x.shape[1];
+  const int64_t is = g.in_size(), os = g.out_size();
+  for (int64_t c = 0; c < nc; ++c) {
+    const T* xc = x.as<T>() + c * is;
+    T* yc = y.as<T>() + c * os;
+    int64_t p = 0;
+    for (int64_t od = 0; od < g.out[0]; ++od)
+      for (int64_t oh = 0; oh < g.out[1]; ++oh)
+        for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
+          bool any = false;
+          T best = std::numeric_limits<T>::lowest();
+          for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+            const int64_t id = od * g.stride[0] - g.pb[0] + kd * g.dil[0];
+            if (id < 0 || id >= g.in[0]) continue;
+            for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+              const int64_t ih = oh * g.stride[1] - g.pb[1] + kh * g.dil[1];
+              if (ih < 0 || ih >= g.in[1]) continue;
+              for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+                const int64_t iw = ow * g.stride[2] - g.pb[2] + kw * g.dil[2];
+                if (iw < 0 || iw >= g.in[2]) continue;
+                const T v = xc[(id * g.in[1] + ih) * g.in[2] + iw];
+                if (!any || v > best || v != v) best = v;
+                any = true;
+              }
+            }
+          }
+          if constexpr (std::is_floating_point_v<T>) {
+            yc[p] = any ? best : -std::numeric_limits<T>::infinity();
+          } else {
+            yc[p] = best;
+          }
+        }
+  }
+}
+
+void AvgPool(const Value& x, const Geom& g, bool include_pad, Value& y) {
+  const int64_t nc = x.shape[0] * x.shape[1];
+  const int64_t is = g.in_size(), os = g.out_size();
+  for (int64_t c = 0; c < nc; ++c) {
+    const float* xc = x.as<float>() + c * is;
+    float* yc = y.as<float>() + c * os;
+    int64_t p = 0;
+    for (int64_t od = 0; od < g.out[0]; ++od)
+      for (int64_t oh = 0; oh < g.out[1]; ++oh)
+        for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
+          double sum = 0;
+          int64_t count = 0, padded = 0;
+          for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+            const int64_t id = od * g.stride[0] - g.pb[0] + kd * g.dil[0];
+            if (id < -g.pb[0] || id >= g.in[0] + g.pe[0]) continue;
+            for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+              const int64_t ih = oh * g.stride[1] - g.pb[1] + kh * g.dil[1];
+              if (ih < -g.pb[1] || ih >= g.in[1] + g.pe[1]) continue;
+              for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+                const int64_t iw = ow * g.stride[2] - g.pb[2] + kw * g.dil[2];
+                if (iw < -g.pb[2] || iw >= g.in[2] + g.pe[2]) continue;
+                ++padded;  // inside the input or its explicit padding
+                if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2]) continue;
+                sum += xc[(id * g.in[1] + ih) * g.in[2] + iw];
+                ++count;
+              }
+            }
+          }
+          const int64_t div = include_pad ? padded : count;
+          yc[p] = div == 0 ? 0.f : static_cast<float>(sum / static_cast<double>(div));
+        }
+  }
+}
+
+absl::Status RunPool(OpContext& ctx) {
+  ASSIGN_OR_RETURN(Geom g, PlanPool(ctx));
+  const Value& x = *ctx.in[0];
+  Value& y = *ctx.out[0];
+  if (ctx.op->type() == OpType::MAX_POOL) {
+    switch (x.dtype) {
+      case DType::F32: MaxPoolT<float>(x, g, y); break;
+      case DType::U8: MaxPoolT<uint8_t>(x, g, y); break;
+      case DType::I8: MaxPoolT<int8_t>(x, g, y); break;
+      default: return ctx.Error("unsupported dtype");
+    }
+  } else {
+    AvgPool(x, g, ctx.options<fb::PoolOptions>()->count_include_pad(), y);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterConvOps(std::vector<OpDef>& ops) {
+  ops.push_back({OpType::CONV, fb::OpOptions::ConvOptions, 2, 3, 1, 1, InferConv, RunConv, PrepareConv});
+  ops.push_back({OpType::CONV_TRANSPOSE, fb::OpOptions::ConvOptions, 2, 3, 1, 1, InferConvT, RunConvT, PrepareConv});
+  ops.push_back({OpType::MAX_POOL, fb::OpOptions::PoolOptions, 1, 1, 1, 1, InferPool, RunPool});
+  ops.push_back({OpType::AVERAGE_POOL, fb::OpOptions::PoolOptions, 1, 1, 1, 1, InferPool, RunPool});
+}
 
 }  // namespace edgert

@@ -1,6 +1,7 @@
 // Elementwise binary (numpy broadcasting), unary, Clip, Cast, Where.
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "broadcast.h"
 #include "edgert/kernels/gemm.h"
@@ -41,8 +42,13 @@ absl::Status InferBinary(OpContext& ctx) {
   }
   if (IsLogical(t)) {
     if (a.dtype != DType::BOOL) return ctx.Error(absl::StrCat("expects bool inputs, got ", DTypeName(a.dtype)));
-  } else if (a.dtype != DType::F32 && a.dtype != DType::I32 && a.dtype != DType::I64) {
+  } else if (a.dtype != DType::F32 && a.dtype != DType::I32 && a.dtype != DType::I64 && a.dtype != DType::I8 &&
+             a.dtype != DType::U8) {
     return ctx.Error(absl::StrCat("unsupported dtype ", DTypeName(a.dtype)));
+  }
+  if (t == OpType::POW && b.dtype != DType::F32 && b.dtype != DType::I32 && b.dtype != DType::I64 &&
+      b.dtype != DType::I8 && b.dtype != DType::U8) {
+    return ctx.Error(absl::StrCat("unsupported exponent dtype ", DTypeName(b.dtype)));
   }
   ASSIGN_OR_RETURN(ctx.out[0]->shape, BroadcastShapes(ctx, a.shape, b.shape));
   ctx.out[0]->dtype = (IsComparison(t) || IsLogical(t)) ? DType::BOOL : a.dtype;
@@ -135,6 +141,42 @@ absl::Status RunBinary(OpContext& ctx) {
     });
     return absl::OkStatus();
   }
+  if (t == OpType::POW && ctx.in[0]->dtype != ctx.in[1]->dtype) {
+    // Mixed types (e.g. integer base, float exponent): compute in double, store as the base type.
+    auto to_double = [](const Value& v) {
+      std::vector<double> d(static_cast<size_t>(v.num_elements()));
+      for (size_t i = 0; i < d.size(); ++i) {
+        switch (v.dtype) {
+          case DType::F32: d[i] = v.as<float>()[i]; break;
+          case DType::I32: d[i] = v.as<int32_t>()[i]; break;
+          case DType::I64: d[i] = static_cast<double>(v.as<int64_t>()[i]); break;
+          case DType::I8: d[i] = v.as<int8_t>()[i]; break;
+          default: d[i] = v.as<uint8_t>()[i]; break;
+        }
+      }
+      return d;
+    };
+    std::vector<double> da = to_double(*ctx.in[0]), db = to_double(*ctx.in[1]);
+    std::vector<double> dz(static_cast<size_t>(ctx.out[0]->num_elements()));
+    Value va = *ctx.in[0], vb = *ctx.in[1], vz = *ctx.out[0];
+    va.data = da.data();
+    vb.data = db.data();
+    vz.data = dz.data();
+    Binary<double, double>(va, vb, vz, [](double x, double y) { return std::pow(x, y); });
+    Value& o = *ctx.out[0];
+    for (size_t i = 0; i < dz.size(); ++i) {
+      const double v = dz[i];
+      const bool ok = std::isfinite(v);
+      switch (o.dtype) {
+        case DType::F32: o.as<float>()[i] = static_cast<float>(v); break;
+        case DType::I32: o.as<int32_t>()[i] = ok && std::fabs(v) < 2.1e9 ? static_cast<int32_t>(v) : 0; break;
+        case DType::I64: o.as<int64_t>()[i] = ok && std::fabs(v) < 9.2e18 ? static_cast<int64_t>(v) : 0; break;
+        case DType::I8: o.as<int8_t>()[i] = static_cast<int8_t>(ok && std::fabs(v) < 1e9 ? static_cast<int32_t>(v) : 0); break;
+        default: o.as<uint8_t>()[i] = static_cast<uint8_t>(ok && std::fabs(v) < 1e9 ? static_cast<int32_t>(v) : 0); break;
+      }
+    }
+    return absl::OkStatus();
+  }
   if (IsLogical(t)) {
     const Value& a = *ctx.in[0];
     const Value& b = *ctx.in[1];
@@ -155,6 +197,10 @@ absl::Status RunBinary(OpContext& ctx) {
     }
   } else if (dt == DType::I32) {
     st = RunArith<int32_t>(ctx, t);
+  } else if (dt == DType::I8) {
+    st = RunArith<int8_t>(ctx, t);
+  } else if (dt == DType::U8) {
+    st = RunArith<uint8_t>(ctx, t);
   } else {
     st = RunArith<int64_t>(ctx, t);
   }
@@ -291,20 +337,41 @@ absl::Status RunUnary(OpContext& ctx) {
 }
 
 // ---- Clip ----
+// f32, or integers (min/max inputs of the same dtype; options' float bounds are for f32 only).
 absl::Status InferClip(OpContext& ctx) {
-  RETURN_IF_ERROR(ExpectFloat(ctx, 0));
+  const DType t = ctx.in[0]->dtype;
+  if (t != DType::F32 && t != DType::I32 && t != DType::I64 && t != DType::I8 && t != DType::U8) {
+    return ctx.Error(absl::StrCat("unsupported dtype ", DTypeName(t)));
+  }
   for (size_t i = 1; i < 3; ++i) {
     if (ctx.has_input(i)) {
-      RETURN_IF_ERROR(ExpectFloat(ctx, i));
+      RETURN_IF_ERROR(ExpectDType(ctx, i, t));
       if (ctx.in[i]->num_elements() != 1) return ctx.Error("min/max must be scalars");
     }
   }
   ctx.out[0]->shape = ctx.in[0]->shape;
-  ctx.out[0]->dtype = DType::F32;
+  ctx.out[0]->dtype = t;
   return absl::OkStatus();
 }
 
+template <typename T>
+void ClipInt(OpContext& ctx) {
+  T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  if (ctx.has_input(1)) lo = *ctx.in[1]->as<T>();
+  if (ctx.has_input(2)) hi = *ctx.in[2]->as<T>();
+  const T* a = ctx.in[0]->as<T>();
+  T* b = ctx.out[0]->as<T>();
+  for (int64_t i = 0; i < ctx.in[0]->num_elements(); ++i) b[i] = std::min(hi, std::max(lo, a[i]));
+}
+
 absl::Status RunClip(OpContext& ctx) {
+  switch (ctx.in[0]->dtype) {
+    case DType::I32: ClipInt<int32_t>(ctx); return absl::OkStatus();
+    case DType::I64: ClipInt<int64_t>(ctx); return absl::OkStatus();
+    case DType::I8: ClipInt<int8_t>(ctx); return absl::OkStatus();
+    case DType::U8: ClipInt<uint8_t>(ctx); return absl::OkStatus();
+    default: break;
+  }
   const auto* o = ctx.options<fb::ClipOptions>();
   float lo = o ? o->min() : -INFINITY, hi = o ? o->max() : INFINITY;
   if (ctx.has_input(1)) lo = *ctx.in[1]->as<float>();

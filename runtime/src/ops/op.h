@@ -75,6 +75,9 @@ void RegisterNormOps(std::vector<OpDef>& ops);
 void RegisterShapeOps(std::vector<OpDef>& ops);
 void RegisterReduceOps(std::vector<OpDef>& ops);
 void RegisterConvOps(std::vector<OpDef>& ops);
+void RegisterPadOps(std::vector<OpDef>& ops);     // Pad, Resize
+void RegisterQuantOps(std::vector<OpDef>& ops);   // QuantizeLinear, DequantizeLinear
+void RegisterEinsumOps(std::vector<OpDef>& ops);
 
 template <typename T>
 const T* OpContext::options() const {

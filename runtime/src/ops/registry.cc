@@ -15,6 +15,9 @@ const std::vector<OpDef>& Registry() {
     RegisterShapeOps(*v);
     RegisterReduceOps(*v);
     RegisterConvOps(*v);
+    RegisterPadOps(*v);
+    RegisterQuantOps(*v);
+    RegisterEinsumOps(*v);
     return v;
   }();
   return *ops;
@@ -51,7 +54,9 @@ absl::StatusOr<int> NormalizeAxis(const OpContext& ctx, int64_t axis, int rank, 
 absl::StatusOr<std::vector<int64_t>> ReadInts(const OpContext& ctx, size_t input, const char* what) {
   if (!ctx.has_input(input)) return ctx.Error(absl::StrCat("missing ", what, " input"));
   const Value& v = *ctx.in[input];
-  if (v.data == nullptr) {
+  // Graph inputs have data at plan time (zero-filled storage) but their values may change with
+  // each run, so only values known at plan time (constants, folded shape arithmetic) qualify.
+  if (v.data == nullptr || !v.known_at_plan) {
     return ctx.Error(absl::StrCat(what, " (input ", input,
                                   ") is not known before the run: data-dependent shapes are not supported"));
   }

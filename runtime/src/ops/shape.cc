@@ -618,7 +618,7 @@ double Scalar(const Value& v) { return static_cast<double>(*v.as<T>()); }
 
 absl::StatusOr<double> ReadScalar(const OpContext& ctx, size_t i) {
   const Value& v = *ctx.in[i];
-  if (v.data == nullptr) return ctx.Error("range bounds must be known before the run");
+  if (v.data == nullptr || !v.known_at_plan) return ctx.Error("range bounds must be known before the run");
   if (v.num_elements() != 1) return ctx.Error("range bounds must be scalars");
   switch (v.dtype) {
     case DType::F32: return Scalar<float>(v);
