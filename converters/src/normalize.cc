@@ -49,6 +49,13 @@ absl::Status Normalize(Graph& g) {
       continue;
     }
     if (op == "Identity" || op == "Dropout") {
+      if (op == "Dropout" && n.inputs.size() > 2 && !n.inputs[2].empty()) {
+        // training_mode: only a constant false makes Dropout an identity.
+        const Tensor* tm = g.Find(n.inputs[2]);
+        if (!g.IsConst(n.inputs[2]) || tm == nullptr || tm->data.empty() || tm->data[0] != 0) {
+          return Err(g, n, "training_mode=true (random dropout) is not supported");
+        }
+      }
       if (op == "Dropout" && n.outputs.size() > 1 && !n.outputs[1].empty()) {
         bool used = g.IsOutput(n.outputs[1]);
         for (const Node& m : g.nodes) {
@@ -141,8 +148,10 @@ absl::Status Normalize(Graph& g) {
       n.SetInt("axis", -1);
     }
     if (op == "Mod" && n.Int("fmod", 0) != 0) {
+      // The runtime's MOD is C fmod for floats (ONNX requires fmod=1 there) and Python-style
+      // (sign of the divisor, fmod=0) for integers, so only integer fmod=1 has no lowering.
       const Tensor* x = g.Find(n.In(0));
-      if (x && IsFloat(x->dtype)) return Err(g, n, "fmod=1 on floats is not supported");
+      if (x && !IsFloat(x->dtype)) return Err(g, n, "fmod=1 on integers is not supported");
     }
     if ((op == "Max" || op == "Min" || op == "Sum") && n.inputs.size() != 2) {
       if (n.inputs.size() == 1) {
