@@ -336,6 +336,7 @@ class Lowerer {
       opt.nearest_mode = nm == "round_prefer_ceil" ? 1 : nm == "floor" ? 2 : nm == "ceil" ? 3 : 0;
       opt.cubic_coeff_a = n.Float("cubic_coeff_a", -0.75f);
       opt.exclude_outside = n.Int("exclude_outside", 0) != 0;
+      opt.extrapolation_value = n.Float("extrapolation_value", 0.0f);
       op->options.Set(std::move(opt));
       if (g_.opset < 11) inputs = {n.In(0), "", n.In(1)};  // opset 10: x, scales
     } else if (o == "Einsum") {
