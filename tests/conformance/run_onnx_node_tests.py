@@ -280,7 +280,7 @@ def write_ops_md(path, results, seconds):
         "uint16/32/64, int16, bfloat16, sequences). Tests named `..._expanded` run the op's function body",
         "(other ops) and are listed as `Op (expanded)`.",
         "",
-        f"**Total: {tp} passed, {tf} failed, {ts} skipped** ({len(results)} tests, {seconds:.0f} s).",
+        f"**Total: {tp} passed, {tf} failed, {ts} skipped** ({len(results)} tests).",
         "",
         "| op | passed | failed | skipped | notes |",
         "|---|---:|---:|---:|---|",

@@ -206,17 +206,20 @@ absl::Status InferResize(OpContext& ctx) {
   return absl::OkStatus();
 }
 
-// The source coordinate (in input pixels) of output coordinate `xo` along one axis.
-double SourceCoord(int ct, int64_t xo, double scale, int64_t in, int64_t out, double rs, double re) {
+// The source coordinate (in input pixels) of output coordinate `xo` along one axis. As in ONNX,
+// the output length used by align_corners / pytorch_half_pixel / tf_crop_and_resize is
+// scale * in, unrounded (it differs from the integer output size when scales are given).
+double SourceCoord(int ct, int64_t xo, double scale, int64_t in, double rs, double re) {
   const double x = static_cast<double>(xo);
+  const double out = scale * static_cast<double>(in);
+  const double last = static_cast<double>(in - 1);
   switch (ct) {
     case 0: return (x + 0.5) / scale - 0.5;  // half_pixel
     case 1: return x / scale;                // asymmetric
-    case 2: return out == 1 ? 0.0 : x * static_cast<double>(in - 1) / static_cast<double>(out - 1);  // align_corners
+    case 2: return out == 1 ? 0.0 : x * last / (out - 1);  // align_corners
     case 3: return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;  // pytorch_half_pixel
     default:  // tf_crop_and_resize
-      return out > 1 ? rs * static_cast<double>(in - 1) + x * (re - rs) * static_cast<double>(in - 1) / static_cast<double>(out - 1)
-                     : 0.5 * (rs + re) * static_cast<double>(in - 1);
+      return out > 1 ? rs * last + x * (re - rs) * last / (out - 1) : 0.5 * (rs + re) * last;
   }
 }
 
@@ -227,9 +230,9 @@ struct Taps {
   bool outside = false;  // tf_crop_and_resize: the extrapolation value
 };
 
-Taps ComputeTaps(const fb::ResizeOptions& o, int64_t xo, double scale, int64_t in, int64_t out, double rs, double re) {
+Taps ComputeTaps(const fb::ResizeOptions& o, int64_t xo, double scale, int64_t in, double rs, double re) {
   Taps t;
-  const double xs = SourceCoord(o.coordinate_transformation(), xo, scale, in, out, rs, re);
+  const double xs = SourceCoord(o.coordinate_transformation(), xo, scale, in, rs, re);
   if (o.coordinate_transformation() == 4 && (xs < 0 || xs > static_cast<double>(in - 1))) {
     t.outside = true;
     return t;
@@ -315,7 +318,7 @@ absl::Status RunResize(OpContext& ctx) {
     const int64_t in = cur[a], out = p.out[a];
     std::vector<Taps> taps(static_cast<size_t>(out));
     for (int64_t k = 0; k < out; ++k) {
-      taps[static_cast<size_t>(k)] = ComputeTaps(*o, k, p.scale[a], in, out, p.roi_start[a], p.roi_end[a]);
+      taps[static_cast<size_t>(k)] = ComputeTaps(*o, k, p.scale[a], in, p.roi_start[a], p.roi_end[a]);
     }
     for (int64_t ou = 0; ou < outer; ++ou) {
       const float* s = src + ou * in * inner;
@@ -324,7 +327,8 @@ absl::Status RunResize(OpContext& ctx) {
         const Taps& t = taps[static_cast<size_t>(k)];
         float* dr = d + k * inner;
         if (t.outside) {
-          for (int64_t j = 0; j < inner; ++j) dr[j] = 0.f;  // extrapolation_value (default 0)
+          // Separable passes stay exact: every later tap set has weights summing to one.
+          for (int64_t j = 0; j < inner; ++j) dr[j] = o->extrapolation_value();
           continue;
         }
         for (int64_t j = 0; j < inner; ++j) {
