@@ -33,7 +33,7 @@ void PeakMaddubsOnly(size_t iters);
 void PeakMaddubsChain(size_t iters);
 void PeakVnniYmm(size_t iters);
 void PeakVnniZmm(size_t iters);
-uint64_t ReadSum(const uint8_t* p, size_t n);
+uint64_t ReadSum(const uint8_t* p, size_t n, bool prefetch);
 }  // namespace edgert::bench
 
 namespace {
@@ -248,21 +248,22 @@ void BM_Peak(benchmark::State& st, void (*fn)(size_t), double macs_per_iter, siz
 struct ReadCtx {
   const uint8_t* p;
   size_t chunk;
+  bool prefetch;
   uint64_t sums[8];
 };
 
-void BM_DramReadSum(benchmark::State& st, size_t threads) {
+void BM_DramReadSum(benchmark::State& st, size_t threads, bool prefetch) {
   const size_t n = size_t{1} << 30;
   AlignedBuf buf(n);
   std::memset(buf.p, 1, n);
   Pool pool(threads);
-  ReadCtx ctx{buf.p, n / threads, {}};
+  ReadCtx ctx{buf.p, n / threads, prefetch, {}};
   for (auto _ : st) {
     pthreadpool_parallelize_1d(
         pool.p,
         [](void* p, size_t i) {
           auto* c = static_cast<ReadCtx*>(p);
-          c->sums[i] = eb::ReadSum(c->p + i * c->chunk, c->chunk);
+          c->sums[i] = eb::ReadSum(c->p + i * c->chunk, c->chunk, c->prefetch);
         },
         &ctx, threads, 0);
     benchmark::DoNotOptimize(ctx.sums[0]);
@@ -285,7 +286,8 @@ int Register() {
                                  HasAvxVnni())->UseRealTime();
     benchmark::RegisterBenchmark(("Peak/vnni_zmm" + ts).c_str(), BM_Peak, eb::PeakVnniZmm, 12 * 64.0, t,
                                  IsaSupportedByCpu(Isa::kAvx512Vnni))->UseRealTime();
-    benchmark::RegisterBenchmark(("DramReadSum/1GiB" + ts).c_str(), BM_DramReadSum, t)->UseRealTime()->Iterations(5);
+    benchmark::RegisterBenchmark(("DramReadSum/1GiB" + ts).c_str(), BM_DramReadSum, t, false)->UseRealTime()->Iterations(5);
+    benchmark::RegisterBenchmark(("DramReadSum/1GiB_prefetch" + ts).c_str(), BM_DramReadSum, t, true)->UseRealTime()->Iterations(5);
   }
   for (const Shape& s : kShapes)
     for (size_t t : {1, 2}) {

@@ -74,11 +74,16 @@ const QGemmConfig kQGemmAvx512Vnni = {
     {qd8_qb4w_gemm_8x16c8_avx512vnni, 8, "qd8_qb4w_gemm_8x16c8_avx512vnni"},
     {qd8_qb4w_gemm_1x16c8_avx512vnni, 1, "qd8_qb4w_gemm_1x16c8_avx512vnni"},
 };
-// The FP32 path has one x86 variant (AVX2+FMA); higher ISAs reuse it.
+// FP32: AVX2+FMA (also used by avxvnni) and AVX-512F (with the avx512vnni variant).
 const F32GemmConfig kF32Avx2 = {
     Isa::kAvx2,
     {f32_gemm_6x16_avx2, 6, "f32_gemm_6x16_avx2"},
     {f32_gemm_1x16_avx2, 1, "f32_gemm_1x16_avx2"},
+};
+const F32GemmConfig kF32Avx512 = {
+    Isa::kAvx512Vnni,
+    {f32_gemm_10x16_avx512vnni, 10, "f32_gemm_10x16_avx512vnni"},
+    {f32_gemm_1x16_avx512vnni, 1, "f32_gemm_1x16_avx512vnni"},
 };
 #endif
 
@@ -209,8 +214,8 @@ const F32GemmConfig* F32GemmConfigFor(Isa isa) {
     case Isa::kRef: return &kF32Ref;
 #if defined(EDGERT_KERNELS_X86)
     case Isa::kAvx2:
-    case Isa::kAvxVnni:
-    case Isa::kAvx512Vnni: return BuiltAvx2() ? &kF32Avx2 : nullptr;
+    case Isa::kAvxVnni: return BuiltAvx2() ? &kF32Avx2 : nullptr;
+    case Isa::kAvx512Vnni: return BuiltAvx512Vnni() ? &kF32Avx512 : nullptr;
 #endif
     default: return nullptr;
   }

@@ -246,7 +246,7 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
   const PackedHeader* h = Header(packed_w, kF32wMagic, n, k);
   SGemmCtx ctx{cfg, m, n, k, a, lda, packed_w, h, bias, act, c, ldc};
   const auto& uk = m == 1 ? cfg->gemm_1 : cfg->gemm;
-  const size_t mt = uk.mr * std::max<size_t>(1, 48 / uk.mr);
+  const size_t mt = uk.mr * std::max<size_t>(1, 60 / uk.mr);
   const size_t panels = (n + kPanelN - 1) / kPanelN;
   if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
     for (size_t i = 0; i < m; i += mt)

@@ -54,7 +54,7 @@ TEST_P(F32Test, SGemmPackedMatchesReference) {
   ForceIsa(SelectedIsa());
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, F32Test, ::testing::Values(Isa::kRef, Isa::kAvx2),
+INSTANTIATE_TEST_SUITE_P(Isas, F32Test, ::testing::Values(Isa::kRef, Isa::kAvx2, Isa::kAvx512Vnni),
                          [](const ::testing::TestParamInfo<Isa>& i) { return std::string(IsaName(i.param)); });
 
 TEST(Activation, MatchesDefinitions) {

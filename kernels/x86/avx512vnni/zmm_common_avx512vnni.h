@@ -42,8 +42,8 @@ inline void Qc8wGemmZmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
   const size_t k4 = (k + 3) / 4;
   size_t s = 0;
   for (; s + kSets <= k4; s += kSets) {
-    if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 2048, _MM_HINT_T0);
     EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
+      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 64 * u + 4096, _MM_HINT_T0);
       const __m512i wv = _mm512_loadu_si512(w + 64 * u);
       EDGERT_UNROLL for (int r = 0; r < MR; ++r)
         acc[u][r] = _mm512_dpbusd_epi32(acc[u][r], Bcast32Z(ar[r] + 4 * (s + u)), wv);
@@ -107,7 +107,6 @@ inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
     } else {
       zu = _mm512_set1_epi8(8);
     }
-    if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + 2048, _MM_HINT_T0);
     // Two accumulators per row (low / high nibbles); with MR == 1 also two step parities.
     constexpr int kPar = MR == 1 ? 2 : 1;
     __m512i lo[kPar][MR], hi[kPar][MR];
@@ -116,6 +115,7 @@ inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
     size_t s = 0;
     for (; s + kPar <= steps; s += kPar) {
       EDGERT_UNROLL for (int u = 0; u < kPar; ++u) {
+        if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + (s + u) * 64 + 4096, _MM_HINT_T0);
         const __m512i wb = _mm512_loadu_si512(p + (s + u) * 64);
         const __m512i wlo = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu);
         const __m512i whi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu);

@@ -1,0 +1,54 @@
+// FP32 GEMM, AVX-512F: MR rows x 16 columns (one zmm per row), weights packed [K][16], A
+// broadcast. Lives with the avx512vnni variant (built and dispatched together).
+#pragma once
+
+#include "../simd_prelude.h"
+#include "edgert/kernels/internal.h"
+
+namespace edgert::kernels {
+EDGERT_UKERNEL_NS_BEGIN
+namespace {
+
+template <int MR>
+inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
+                       const void* panel, const float* bias, float* c, size_t ldc) {
+  const float* ar[MR];
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
+  const float* w = static_cast<const float*>(panel);
+  constexpr int kSets = MR == 1 ? 4 : (MR <= 8 ? 2 : 1);  // >= 8 independent FMA chains
+  __m512 acc[kSets][MR];
+  EDGERT_UNROLL for (int u = 0; u < kSets; ++u)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[u][r] = _mm512_setzero_ps();
+  size_t kk = 0;
+  for (; kk + kSets <= k; kk += kSets) {
+    EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
+      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w + 16 * u) + 4096, _MM_HINT_T0);
+      const __m512 wv = _mm512_loadu_ps(w + 16 * u);
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+        acc[u][r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][kk + u]), wv, acc[u][r]);
+    }
+    w += 16 * kSets;
+  }
+  for (; kk < k; ++kk) {
+    const __m512 wv = _mm512_loadu_ps(w);
+    w += 16;
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+      acc[0][r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][kk]), wv, acc[0][r]);
+  }
+  EDGERT_UNROLL for (int u = 1; u < kSets; ++u)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[0][r] = _mm512_add_ps(acc[0][r], acc[u][r]);
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+    if (static_cast<size_t>(r) >= mr) continue;
+    __m512 y = acc[0][r];
+    if (bias) y = _mm512_add_ps(y, _mm512_loadu_ps(bias));
+    if (nc == 16) {
+      _mm512_storeu_ps(c + r * ldc, y);
+    } else {
+      _mm512_mask_storeu_ps(c + r * ldc, static_cast<uint16_t>((1u << nc) - 1), y);
+    }
+  }
+}
+
+}  // namespace
+EDGERT_UKERNEL_NS_END
+}  // namespace edgert::kernels
