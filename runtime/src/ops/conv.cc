@@ -147,10 +147,9 @@ bool IsActivationValid(fb::Activation a) {
 }
 
 // ---- im2col ----
-// Rows r = (c, kd, kh, kw), columns p = output position. kTransposed stores [p][r] instead of [r][p].
-template <bool kTransposed>
+// Rows r = (c, kd, kh, kw), columns p = output position: col[r][p].
 void Im2Col(const float* x, int64_t channels, const Geom& g, float* col) {
-  const int64_t os = g.out_size(), kk = g.k_size(), rows = channels * kk;
+  const int64_t os = g.out_size();
   const int64_t ih = g.in[1], iw = g.in[2];
   int64_t r = 0;
   for (int64_t c = 0; c < channels; ++c) {
@@ -169,11 +168,7 @@ void Im2Col(const float* x, int64_t channels, const Geom& g, float* col) {
               for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
                 const int64_t xw = ow * g.stride[2] - g.pb[2] + kw * g.dil[2];
                 const float v = (hok && xw >= 0 && xw < iw) ? row[xw] : 0.f;
-                if (kTransposed) {
-                  col[p * rows + r] = v;
-                } else {
-                  col[r * os + p] = v;
-                }
+                col[r * os + p] = v;
               }
             }
           }
@@ -467,7 +462,7 @@ absl::Status RunConv(OpContext& ctx) {
           Transpose2D(xg, kc, os, colt);
         } else {
           float* colk = reinterpret_cast<float*>(ws + p.col_bytes / 2);
-          Im2Col<false>(xg, p.cg, p.g, colk);
+          Im2Col(xg, p.cg, p.g, colk);
           Transpose2D(colk, kc, os, colt);
         }
         kernels::QGemmQc8w(static_cast<size_t>(os), static_cast<size_t>(p.mg), static_cast<size_t>(kc), col,
@@ -486,7 +481,7 @@ absl::Status RunConv(OpContext& ctx) {
       float* yg = y + (n * p.m + g * p.mg) * os;
       const float* b = xg;
       if (!pw) {
-        Im2Col<false>(xg, p.cg, p.g, col);
+        Im2Col(xg, p.cg, p.g, col);
         b = col;
       }
       if (kc == 0) {

@@ -167,7 +167,7 @@ absl::StatusOr<EinsumPlan> PlanEinsum(const OpContext& ctx) {
   }
   int64_t work = 1;
   for (int64_t s : p.size) {
-    if (s > 0 && work > (int64_t{1} << 40) / s) return ctx.Error("contraction is too large for the reference einsum");
+    if (s > 0 && work > (int64_t{1} << 34) / s) return ctx.Error("contraction is too large for the reference einsum");
     work *= s;
   }
   return p;

@@ -200,7 +200,11 @@ absl::Status InferResize(OpContext& ctx) {
   int64_t biggest = 0;
   for (size_t i = 0; i < cur.size(); ++i) {
     cur[i] = p.out[i];
-    biggest = std::max(biggest, NumElementsUnchecked(cur));
+    auto n = NumElements(cur);  // intermediate shapes can be larger than input and output
+    if (!n.ok() || DTypeBytes(DType::F32, *n) > kMaxTensorBytes) {
+      return ctx.Error(absl::StrCat("resized shape ", ShapeString(cur), " is too large"));
+    }
+    biggest = std::max(biggest, *n);
   }
   ctx.workspace_bytes = 2 * AlignUp(static_cast<size_t>(biggest) * 4, 64);
   return absl::OkStatus();
