@@ -137,7 +137,8 @@ void BM_QGemm(benchmark::State& st, Isa isa, bool int4, Shape s, size_t threads)
   ForceIsa(SelectedIsa());
 }
 
-void BM_F32(benchmark::State& st, Shape s, size_t threads) {
+void BM_F32(benchmark::State& st, Isa isa, Shape s, size_t threads) {
+  if (!Force(st, isa)) return;
   const auto a = Rand(s.m * s.k, 1);
   const auto w = Rand(s.n * s.k, 2);
   const size_t bytes = PackedF32wBytes(s.n, s.k);
@@ -158,6 +159,7 @@ void BM_F32(benchmark::State& st, Shape s, size_t threads) {
   }
   SetCounters(st, s, static_cast<double>(bytes));
   st.SetLabel(std::string("f32 ") + CurrentF32GemmConfig()->gemm.name + (copies > 1 ? " cold" : ""));
+  ForceIsa(SelectedIsa());
 }
 
 #if defined(EDGERT_BENCH_DNNL)
@@ -271,6 +273,29 @@ void BM_DramReadSum(benchmark::State& st, size_t threads, bool prefetch) {
   st.counters["read_GBps"] = benchmark::Counter(n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Load-time packing cost: canonical .efb layout -> packed panels, per weight matrix.
+void BM_Pack(benchmark::State& st, bool int4, size_t n, size_t k) {
+  const size_t block = 32;
+  std::mt19937 rng(5);
+  std::vector<uint8_t> w(int4 ? n * ((k + 1) / 2) : n * k);
+  for (auto& v : w) v = static_cast<uint8_t>(rng());
+  const size_t nb = (k + block - 1) / block;
+  std::vector<uint16_t> s16(n * nb, F32ToF16(0.01f));
+  std::vector<float> s32(n, 0.01f);
+  const size_t bytes = int4 ? PackedQb4wBytes(n, k, block) : PackedQc8wBytes(n, k);
+  AlignedBuf out(bytes);
+  for (auto _ : st) {
+    if (int4)
+      PackQb4w(n, k, block, w.data(), s16.data(), true, nullptr, out.p);
+    else
+      PackQc8w(n, k, reinterpret_cast<const int8_t*>(w.data()), s32.data(), out.p);
+    benchmark::ClobberMemory();
+  }
+  st.counters["src_MBps"] = benchmark::Counter(w.size() * 1e-6, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["packed_MB"] = static_cast<double>(bytes) * 1e-6;
+  st.counters["src_MB"] = static_cast<double>(w.size() + (int4 ? s16.size() * 2 : s32.size() * 4)) * 1e-6;
+}
+
 std::string ShapeName(const Shape& s) {
   return std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
 }
@@ -289,6 +314,11 @@ int Register() {
     benchmark::RegisterBenchmark(("DramReadSum/1GiB" + ts).c_str(), BM_DramReadSum, t, false)->UseRealTime()->Iterations(5);
     benchmark::RegisterBenchmark(("DramReadSum/1GiB_prefetch" + ts).c_str(), BM_DramReadSum, t, true)->UseRealTime()->Iterations(5);
   }
+  for (size_t nk : {4096, 8192}) {
+    const std::string sz = "/" + std::to_string(nk) + "x" + std::to_string(nk);
+    benchmark::RegisterBenchmark(("Pack/qc8w" + sz).c_str(), BM_Pack, false, nk, nk)->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("Pack/qb4w_b32_f16" + sz).c_str(), BM_Pack, true, nk, nk)->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
   for (const Shape& s : kShapes)
     for (size_t t : {1, 2}) {
       const std::string suffix = "/" + ShapeName(s) + "/threads:" + std::to_string(t);
@@ -296,7 +326,8 @@ int Register() {
         benchmark::RegisterBenchmark(("QGemm/qc8w/" + std::string(IsaName(isa)) + suffix).c_str(), BM_QGemm, isa, false, s, t)->UseRealTime();
         benchmark::RegisterBenchmark(("QGemm/qb4w/" + std::string(IsaName(isa)) + suffix).c_str(), BM_QGemm, isa, true, s, t)->UseRealTime();
       }
-      benchmark::RegisterBenchmark(("F32/edgert" + suffix).c_str(), BM_F32, s, t)->UseRealTime();
+      for (Isa isa : {Isa::kAvx2, Isa::kAvx512Vnni})
+        benchmark::RegisterBenchmark(("F32/edgert/" + std::string(IsaName(isa)) + suffix).c_str(), BM_F32, isa, s, t)->UseRealTime();
 #if defined(EDGERT_BENCH_DNNL)
       benchmark::RegisterBenchmark(("OneDnn/u8s8" + suffix).c_str(), BM_OneDnnU8S8, s, t)->UseRealTime();
       benchmark::RegisterBenchmark(("OneDnn/sgemm" + suffix).c_str(), BM_OneDnnSgemm, s, t)->UseRealTime();

@@ -10,7 +10,7 @@
   void f32_qd8_quantize_avx2(size_t m, size_t k, const float* a, size_t lda, int32_t qmax,      \
                              uint8_t* q, size_t q_stride, QRowParams* params);                  \
   void qd8_qc8w_gemm_4x16c4_avx2(EDGERT_QC8W_ARGS);                                             \
-  void qd8_qc8w_gemm_1x16c4_avx2(EDGERT_QC8W_ARGS);                                             \
+  void qd8_qc8w_gemm_1x16c4_avx2(EDGERT_QC8W_ARGS);  \
   void qd8_qb4w_gemm_1x16c8_avx2(EDGERT_QB4W_ARGS);  \
   void qd8_qb4w_gemm_4x16c8_avx2(EDGERT_QB4W_ARGS);                                             \
   void f32_gemm_6x16_avx2(EDGERT_F32_ARGS);                                                     \
