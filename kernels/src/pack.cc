@@ -49,13 +49,14 @@ void PackQc8w(size_t n, size_t k, const int8_t* w, const float* scales, void* pa
     int8_t* wp = reinterpret_cast<int8_t*>(panel + 128);
     for (size_t c = 0; c < kPanelN && p * kPanelN + c < n; ++c) {
       const size_t j = p * kPanelN + c;
+      const int8_t* src = w + j * k;
       sc[c] = scales[j];
       int32_t sum = 0;
-      for (size_t kk = 0; kk < k; ++kk) {
-        sum += w[j * k + kk];
-        wp[(kk / 4) * 64 + c * 4 + kk % 4] = w[j * k + kk];
-      }
+      for (size_t kk = 0; kk < k; ++kk) sum += src[kk];
       cs[c] = sum;
+      const size_t full = k / 4;
+      for (size_t s4 = 0; s4 < full; ++s4) std::memcpy(wp + s4 * 64 + c * 4, src + 4 * s4, 4);
+      for (size_t kk = 4 * full; kk < k; ++kk) wp[full * 64 + c * 4 + kk % 4] = src[kk];
     }
     (void)k4;
   }
@@ -66,9 +67,14 @@ size_t PackedQb4wBytes(size_t n, size_t k, size_t block) {
   return sizeof(PackedHeader) + Panels(n) * Qb4wPanelBytes(k, block, false, true);
 }
 
+size_t PackedQb4wBytesExact(size_t n, size_t k, size_t block, bool scales_f16, bool asymmetric) {
+  return sizeof(PackedHeader) + Panels(n) * Qb4wPanelBytes(k, block, scales_f16, asymmetric);
+}
+
 void PackQb4w(size_t n, size_t k, size_t block, const uint8_t* w, const void* scales,
               bool scales_f16, const int8_t* zero_points, void* packed) {
-  if (block == 0 || block % 8 != 0) Fail("PackQb4w: block must be a positive multiple of 8");
+  if (block == 0 || block % 8 != 0 || block > 1024)
+    Fail("PackQb4w: block must be a multiple of 8 in [8, 1024]");
   const bool asym = zero_points != nullptr;
   const uint32_t flags = (scales_f16 ? kQb4wScalesF16 : 0) | (asym ? kQb4wAsym : 0);
   const size_t pb = Qb4wPanelBytes(k, block, scales_f16, asym);
@@ -89,6 +95,7 @@ void PackQb4w(size_t n, size_t k, size_t block, const uint8_t* w, const void* sc
       uint8_t* sc = q;
       uint8_t* zq = q + 16 * ss;
       uint8_t* wq = zq + (asym ? 16 : 0);
+      uint8_t u[1024 + 8];  // nibble values q + 8 of this column's block, padded with zu
       for (size_t c = 0; c < kPanelN; ++c) {
         const size_t j = p * kPanelN + c;
         const bool valid = j < n;
@@ -98,32 +105,33 @@ void PackQb4w(size_t n, size_t k, size_t block, const uint8_t* w, const void* sc
           if (zp < -8 || zp > 7) Fail("PackQb4w: int4 zero point outside [-8, 7]");
         }
         const uint8_t zu = static_cast<uint8_t>(zp + 8);
-        if (valid) std::memcpy(sc + c * ss, static_cast<const uint8_t*>(scales) + (j * nb + b) * ss, ss);
         if (asym) zq[c] = zu;
-        int32_t wsum = 0;
-        for (size_t s = 0; s < steps; ++s) {
-          for (size_t t = 0; t < 4; ++t) {
-            uint8_t nib[2];
-            for (size_t h = 0; h < 2; ++h) {
-              const size_t kk = kb + 8 * s + 4 * h + t;
-              if (valid && kk < k) {
-                const uint8_t byte = w[j * row_bytes + kk / 2];
-                const int32_t v4 = (kk & 1) ? (byte >> 4) : (byte & 0x0F);
-                const int32_t qv = v4 >= 8 ? v4 - 16 : v4;
-                nib[h] = static_cast<uint8_t>(qv + 8);
-                wsum += qv - zp;
-              } else {
-                nib[h] = zu;  // weight 0 after subtracting the zero point
-              }
-            }
-            wq[s * 64 + (c / 8) * 32 + (c % 8) * 4 + t] = static_cast<uint8_t>(nib[0] | (nib[1] << 4));
-          }
-        }
+        std::memset(u, zu, steps * 8);
         if (valid) {
+          std::memcpy(sc + c * ss, static_cast<const uint8_t*>(scales) + (j * nb + b) * ss, ss);
+          // kb is even (block % 8 == 0): the block's nibbles start at a byte boundary.
+          // Two's complement nibble v -> q + 8 = v ^ 8.
+          const uint8_t* src = w + j * row_bytes + kb / 2;
+          int32_t usum = 0;
+          for (size_t i = 0; i < len / 2; ++i) {
+            u[2 * i] = (src[i] & 0x0F) ^ 8;
+            u[2 * i + 1] = (src[i] >> 4) ^ 8;
+            usum += u[2 * i] + u[2 * i + 1];
+          }
+          if (len & 1) {
+            u[len - 1] = (src[len / 2] & 0x0F) ^ 8;
+            usum += u[len - 1];
+          }
+          // sum_k (q - zp) = sum_k (u - zu)
+          const int32_t wsum = usum - static_cast<int32_t>(len) * zu;
           const float s = scales_f16 ? F16ToF32(static_cast<const uint16_t*>(scales)[j * nb + b])
                                      : static_cast<const float*>(scales)[j * nb + b];
           wcorr[c] = std::fma(s, static_cast<float>(wsum), wcorr[c]);
         }
+        uint8_t* dst = wq + (c / 8) * 32 + (c % 8) * 4;
+        for (size_t st = 0; st < steps; ++st)
+          for (size_t t = 0; t < 4; ++t)
+            dst[st * 64 + t] = static_cast<uint8_t>(u[8 * st + t] | (u[8 * st + 4 + t] << 4));
       }
       q += Qb4wBlockBytes(len, scales_f16, asym);
     }

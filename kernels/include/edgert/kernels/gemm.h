@@ -11,6 +11,9 @@
 //   - f32w: float W[N][K].
 // Results: C[m][n] = act(sum_k dequant(A)[m][k] * dequant(W)[n][k] + bias[n]).
 // Activations A are fp32 and are quantized to 8 bits per row at run time inside the call.
+// Limits: qc8w K <= 65536 (int32 accumulation bound, docs/quantization.md); qb4w block a multiple
+// of 8 up to 1024 and zero points in [-8, 7] (the packer aborts otherwise: validate the model
+// first). Packed buffers and the workspace need no particular alignment (64 bytes is best).
 // Every function gives bit-identical results for any thread count.
 #pragma once
 
@@ -38,7 +41,9 @@ bool ForceIsa(Isa isa);
 size_t PackedQc8wBytes(size_t n, size_t k);
 void PackQc8w(size_t n, size_t k, const int8_t* w, const float* scales, void* packed);
 
-size_t PackedQb4wBytes(size_t n, size_t k, size_t block);
+size_t PackedQb4wBytes(size_t n, size_t k, size_t block);  // upper bound (asymmetric, f32 scales)
+// Exact size for the given scale format and symmetry (<= PackedQb4wBytes).
+size_t PackedQb4wBytesExact(size_t n, size_t k, size_t block, bool scales_f16, bool asymmetric);
 void PackQb4w(size_t n, size_t k, size_t block, const uint8_t* w, const void* scales,
               bool scales_f16, const int8_t* zero_points, void* packed);
 
