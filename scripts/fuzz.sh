@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang-14, ASan + UBSan, build dir build-fuzz) and runs each for
+# SECONDS (default 60). Fails if any target reports a crash, leak, timeout or sanitizer error.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: fuzz_efb fuzz_onnx fuzz_npy)
+# Env: FUZZ_JOBS=N runs N libFuzzer workers per target (default 1); EDGERT_JOBS build jobs.
+# Corpora grow in build-fuzz/corpus/<target>; crashing inputs land in build-fuzz/artifacts/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_efb fuzz_onnx fuzz_npy)
+jobs=${EDGERT_JOBS:-$(nproc)}
+bd=build-fuzz
+
+echo "== Fuzz build (clang-14, libFuzzer + ASan + UBSan)"
+CC=clang-14 CXX=clang++-14 cmake -S . -B $bd -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGERT_FUZZ=ON \
+  -DEDGERT_BUILD_BENCH=OFF -DEDGERT_BUILD_TESTS=ON >/dev/null
+ninja -C $bd -j"$jobs" fuzz_make_seeds "${targets[@]}"
+
+# Seeds are generated (not committed): test models, malformed variants, small npy/ONNX files,
+# plus every regression input and ONNX's own node test models (Debian libonnx-testdata).
+seeds=$bd/seeds
+rm -rf "$seeds"
+"$bd/tests/fuzz/fuzz_make_seeds" "$seeds"
+for k in efb onnx npy; do
+  mkdir -p "$seeds/$k"
+  cp tests/fuzz/regressions/$k/* "$seeds/$k/" 2>/dev/null || true
+done
+if [ -d /usr/share/libonnx-testdata/data/node ]; then
+  i=0
+  for f in /usr/share/libonnx-testdata/data/node/*/model.onnx; do
+    [ "$(stat -c %s "$f")" -le 65536 ] || continue
+    cp "$f" "$seeds/onnx/node_$i.onnx"; i=$((i + 1))
+  done
+fi
+
+mkdir -p $bd/artifacts $bd/logs
+status=0
+for t in "${targets[@]}"; do
+  kind=${t#fuzz_}
+  corpus=$bd/corpus/$t
+  mkdir -p "$corpus"
+  log=$bd/logs/$t.log
+  echo "== $t for ${secs}s (corpus $corpus, log $log)"
+  extra=()
+  [ "${FUZZ_JOBS:-1}" -gt 1 ] && extra=(-fork="$FUZZ_JOBS" -ignore_crashes=0)
+  set +e
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$bd/tests/fuzz/$t" "$corpus" "$seeds/$kind" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+      -print_final_stats=1 -artifact_prefix="$bd/artifacts/$t-" "${extra[@]}" >"$log" 2>&1
+  rc=$?
+  set -e
+  runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
+  if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$log"; then
+    echo "FAIL: $t (exit $rc, $runs runs); see $log:"
+    grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$log" | head -20
+    status=1
+  else
+    echo "ok: $t: $runs runs in ${secs}s, corpus $(ls "$corpus" | wc -l) files"
+  fi
+done
+exit $status
