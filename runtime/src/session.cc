@@ -65,12 +65,9 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model, con
     }
   }
   if (all_fixed) {
-    for (size_t i = 0; i < ni; ++i) {
-      Value& v = s->values_[static_cast<size_t>(model.inputs()[i])];
-      const int64_t bytes = DTypeBytes(v.dtype, NumElementsUnchecked(v.shape));
-      s->input_storage_[i].assign(static_cast<size_t>(bytes), 0);
-      v.data = s->input_storage_[i].data();
-    }
+    // Planning needs the input shapes only. Input storage is allocated by SetInput, when the
+    // caller provides the data: a few-KB file declaring a huge fixed input must not make the
+    // session allocate it (found by fuzz_efb).
     RETURN_IF_ERROR(s->Plan());
   }
   return s;
