@@ -245,7 +245,11 @@ absl::Status Model::VerifyGraph() {
   if (nt > (1u << 24) || no > (1u << 24) || nb > (1u << 24)) {
     return absl::InvalidArgumentError(absl::StrCat(f, ": too many tensors/ops/buffers"));
   }
-  // Buffers: aligned, inside the segment.
+  // Buffers: aligned, inside the segment. The Verifier does not check the alignment of a vector
+  // of structs; reading a misaligned fb::Buffer is undefined behaviour (found by fuzz_efb).
+  if (bufs != nullptr && reinterpret_cast<uintptr_t>(bufs->Data()) % alignof(fb::Buffer) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(f, ": buffers table is misaligned (corrupt graph section)"));
+  }
   for (size_t i = 0; i < nb; ++i) {
     const fb::Buffer* b = bufs->Get(static_cast<unsigned>(i));
     uint64_t end;
