@@ -228,6 +228,33 @@ absl::StatusOr<Graph> ImportOnnxModel(onnx::ModelProto& model, const std::string
     return absl::UnimplementedError(absl::StrCat(label, ": sparse initializers are not supported"));
   }
 
+  // Topological order before shape inference: ONNX 1.12's InferShapes dereferences a null
+  // pointer on a node input that nothing defines (found by fuzz_onnx). The same check with the
+  // IR built is below.
+  // Likewise on a graph input without a tensor element type (the check with the IR is below).
+  {
+    std::unordered_set<std::string> known;
+    for (const auto& init : gp->initializer()) known.insert(init.name());
+    for (const auto& vi : gp->input()) {
+      if (!known.count(vi.name()) &&
+          (!vi.type().has_tensor_type() || vi.type().tensor_type().elem_type() == 0)) {
+        return absl::UnimplementedError(absl::StrCat(label, ": graph input '", vi.name(),
+                                                     "': unsupported or missing element type"));
+      }
+      known.insert(vi.name());
+    }
+    for (const auto& np : gp->node()) {
+      for (const auto& i : np.input()) {
+        if (!i.empty() && !known.count(i)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              label, ": node '", np.name(), "' (", np.op_type(), "): input '", i,
+              "' is not a graph input, initializer or output of an earlier node"));
+        }
+      }
+      for (const auto& o : np.output()) known.insert(o);
+    }
+  }
+
   // Shape and type inference (strict: inconsistent shapes are an error).
   try {
     onnx::ShapeInferenceOptions opts(/*check_type=*/true,
