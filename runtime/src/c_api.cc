@@ -198,7 +198,10 @@ edgert_status edgert_session_output_info(const edgert_session* session, size_t i
   }
   FillInfo(m, m.outputs()[index], info);
   const edgert::Value& v = session->impl->output(index);
-  if (!session->impl->ran() || v.data == nullptr) return Fail(EDGERT_INVALID_ARGUMENT, "no output yet: call edgert_session_run first");
+  // An empty output (0 elements, e.g. an empty graph input passed through) may have no data.
+  if (!session->impl->ran() || (v.data == nullptr && v.bytes() != 0)) {
+    return Fail(EDGERT_INVALID_ARGUMENT, "no output yet: call edgert_session_run first");
+  }
   info->rank = static_cast<int32_t>(v.shape.size());
   for (size_t i = 0; i < v.shape.size(); ++i) {
     info->dims[i] = v.shape[i];
@@ -217,7 +220,10 @@ edgert_status edgert_session_output_data(const edgert_session* session, size_t i
     return Fail(EDGERT_NOT_FOUND, "output index " + std::to_string(index) + " out of range");
   }
   const edgert::Value& v = session->impl->output(index);
-  if (!session->impl->ran() || v.data == nullptr) return Fail(EDGERT_INVALID_ARGUMENT, "no output yet: call edgert_session_run first");
+  // An empty output (0 elements, e.g. an empty graph input passed through) may have no data.
+  if (!session->impl->ran() || (v.data == nullptr && v.bytes() != 0)) {
+    return Fail(EDGERT_INVALID_ARGUMENT, "no output yet: call edgert_session_run first");
+  }
   *data = v.data;
   *bytes = static_cast<size_t>(v.bytes());
   return EDGERT_OK;
