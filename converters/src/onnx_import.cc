@@ -3,6 +3,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -252,6 +253,25 @@ absl::StatusOr<Graph> ImportOnnxModel(onnx::ModelProto& model, const std::string
         }
       }
       for (const auto& o : np.output()) known.insert(o);
+    }
+  }
+  // And on Conv/ConvTranspose whose input and weight ranks disagree (fuzz_onnx: SEGV in
+  // convTransposeShapeInference). Checked where both ranks are declared (inputs, initializers).
+  {
+    std::unordered_map<std::string, int> rank;
+    for (const auto& vi : gp->input()) {
+      if (vi.type().tensor_type().has_shape()) rank[vi.name()] = vi.type().tensor_type().shape().dim_size();
+    }
+    for (const auto& init : gp->initializer()) rank[init.name()] = init.dims_size();
+    for (const auto& np : gp->node()) {
+      if (np.op_type() != "Conv" && np.op_type() != "ConvTranspose") continue;
+      if (np.input_size() < 2 || !rank.count(np.input(0)) || !rank.count(np.input(1))) continue;
+      const int rx = rank[np.input(0)], rw = rank[np.input(1)];
+      if (rx < 3 || rw != rx) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            label, ": node '", np.name(), "' (", np.op_type(), "): input rank ", rx, " and weight rank ", rw,
+            " (expected equal, at least 3)"));
+      }
     }
   }
 
