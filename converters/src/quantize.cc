@@ -45,20 +45,19 @@ inline int Q4(float v, float s, int zp) {
 // Chooses per-block (scale, zp) for row r, block b of `w`, either plain RTN (shrink 1) or the
 // shrink factor with the least squared weight error.
 void ChooseBlock(const float* v, int64_t len, bool asym, bool f16, bool search, float* scale, int* zp) {
-  float lo = 0, hi = 0, amax = 0;
+  float lo = 0, hi = 0, amax = 0, smax = 0;  // smax: the value of largest magnitude, signed
   for (int64_t i = 0; i < len; ++i) {
     lo = std::min(lo, v[i]);
     hi = std::max(hi, v[i]);
-    amax = std::max(amax, std::fabs(v[i]));
+    if (std::fabs(v[i]) > amax) {
+      amax = std::fabs(v[i]);
+      smax = v[i];
+    }
   }
   BlockParams(lo, hi, amax, asym, 1.0f, f16, scale, zp);
   if (!search) return;
   double best = 1e300;
-  for (int step = 0; step <= 20; ++step) {
-    float shrink = 1.0f - 0.025f * step;
-    float s;
-    int z;
-    BlockParams(lo, hi, amax, asym, shrink, f16, &s, &z);
+  auto consider = [&](float s, int z) {
     double err = 0;
     for (int64_t i = 0; i < len; ++i) {
       double d = v[i] - s * (Q4(v[i], s, z) - z);
@@ -69,6 +68,17 @@ void ChooseBlock(const float* v, int64_t len, bool asym, bool f16, bool search, 
       *scale = s;
       *zp = z;
     }
+  };
+  for (int step = 0; step <= 20; ++step) {
+    float shrink = 1.0f - 0.025f * step;
+    float s;
+    int z;
+    BlockParams(lo, hi, amax, asym, shrink, f16, &s, &z);
+    consider(s, z);
+    // Symmetric: the scale -smax/8 (negative when smax > 0) maps the largest-magnitude value to
+    // -8, so all 16 levels are used instead of the 15 of +-amax/7 (as in GGML's Q4_0). The
+    // kernels dequantize as scale * q, so a negative scale is exact.
+    if (!asym && smax != 0) consider(RoundScale(-smax * shrink / 8.0f, f16), 0);
   }
 }
 

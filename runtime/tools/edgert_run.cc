@@ -202,6 +202,7 @@ int main(int argc, char** argv) {
   const std::string model_path = positional[0];
   std::vector<std::string> input_paths(positional.begin() + 1, positional.end());
 
+  const auto load_t0 = std::chrono::steady_clock::now();  // load_ms: Model.Load + Session.Create
   edgert::api::Model model;
   if (auto st = model.Load(model_path); !st.ok()) return Fail(1, st.message);
   const size_t nin = model.num_inputs();
@@ -220,6 +221,7 @@ int main(int argc, char** argv) {
 
   edgert::api::Session session;
   if (auto st = session.Create(model, static_cast<int>(threads)); !st.ok()) return Fail(1, st.message);
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_t0).count();
 
   // Load inputs.
   std::vector<std::string> buffers(nin);
@@ -377,7 +379,7 @@ int main(int argc, char** argv) {
       std::printf(",\"bench\":{\"runs\":%zu,\"median_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f}", times.size(), pct(0.5),
                   pct(0.9), times.front());
     }
-    std::printf(",\"peak_rss_mb\":%.1f,\"arena_bytes\":%llu}\n", PeakRssMb(),
+    std::printf(",\"load_ms\":%.2f,\"peak_rss_mb\":%.1f,\"arena_bytes\":%llu}\n", load_ms, PeakRssMb(),
                 static_cast<unsigned long long>(edgert_session_arena_bytes(session.get())));
     return 0;
   }
