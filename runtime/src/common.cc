@@ -37,8 +37,12 @@ size_t DTypeSize(DType t) {
 }
 
 int64_t DTypeBytes(DType t, int64_t count) {
-  if (t == DType::I4) return (count + 1) / 2;
-  return count * static_cast<int64_t>(DTypeSize(t));
+  if (t == DType::I4) return count / 2 + count % 2;
+  // Saturates: callers compare the result with a bound, and an inferred element count may be
+  // near INT64_MAX (fuzz_efb: signed overflow in Session::Plan).
+  const int64_t size = static_cast<int64_t>(DTypeSize(t));
+  if (size != 0 && count > INT64_MAX / size) return INT64_MAX;
+  return count * size;
 }
 
 std::string ShapeString(const Shape& s) {
