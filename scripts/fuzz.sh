@@ -23,14 +23,15 @@ ninja -C $bd -j"$jobs" fuzz_make_seeds "${targets[@]}"
 # plus every regression input and ONNX's own node test models (Debian libonnx-testdata).
 seeds=$bd/seeds
 rm -rf "$seeds"
-"$bd/tests/fuzz/fuzz_make_seeds" "$seeds"
+onnx_tests=/usr/share/libonnx-testdata/data/node
+"$bd/tests/fuzz/fuzz_make_seeds" "$seeds" $([ -d $onnx_tests ] && echo $onnx_tests)
 for k in efb onnx npy; do
   mkdir -p "$seeds/$k"
   cp tests/fuzz/regressions/$k/* "$seeds/$k/" 2>/dev/null || true
 done
-if [ -d /usr/share/libonnx-testdata/data/node ]; then
+if [ -d $onnx_tests ]; then
   i=0
-  for f in /usr/share/libonnx-testdata/data/node/*/model.onnx; do
+  for f in $onnx_tests/*/model.onnx; do
     [ "$(stat -c %s "$f")" -le 65536 ] || continue
     cp "$f" "$seeds/onnx/node_$i.onnx"; i=$((i + 1))
   done

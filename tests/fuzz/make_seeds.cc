@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,11 @@
 #include "npy.h"
 #include "seed_models.h"
 #ifdef EDGERT_SEEDS_WITH_ONNX
+#include <dirent.h>
+
+#include "lower.h"
 #include "onnx/onnx_pb.h"
+#include "passes.h"
 #endif
 
 namespace {
@@ -175,13 +180,39 @@ void OnnxSeeds() {
   g->mutable_output(0)->set_name("sm");
   Write("onnx", "mlp_softmax.onnx", m.SerializeAsString());
 }
+
+// Each ONNX node test model (ONNX_DIR/<test>/model.onnx) that edgert_convert imports becomes an
+// .efb seed: every op kind the converter emits reaches fuzz_efb.
+void EfbFromOnnx(const std::string& onnx_dir) {
+  DIR* d = ::opendir(onnx_dir.c_str());
+  if (d == nullptr) return;
+  int n = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(onnx_dir + "/" + e->d_name + "/model.onnx", std::ios::binary);
+    if (!f) continue;
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (bytes.size() > 65536) continue;
+    onnx::ModelProto model;
+    if (!model.ParseFromString(bytes)) continue;
+    using namespace edgert::converter;
+    auto g = ImportOnnxModel(model, "/nonexistent", e->d_name);
+    if (!g.ok() || !Normalize(*g).ok()) continue;
+    auto efb = LowerAndSerialize(*g, nullptr);
+    if (!efb.ok() || efb->size() > 65536) continue;
+    Efb(std::string("onnx_") + e->d_name, *efb);
+    ++n;
+  }
+  ::closedir(d);
+  std::printf("fuzz_make_seeds: %d .efb seeds from ONNX node tests\n", n);
+}
 #endif
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: %s OUT_DIR [ONNX_NODE_TEST_DIR]\n", argv[0]);
     return 2;
   }
   out_dir = argv[1];
@@ -190,6 +221,7 @@ int main(int argc, char** argv) {
   NpySeeds();
 #ifdef EDGERT_SEEDS_WITH_ONNX
   OnnxSeeds();
+  if (argc == 3) EfbFromOnnx(argv[2]);
 #endif
   return 0;
 }
