@@ -118,7 +118,9 @@ absl::Status Session::SetInput(size_t index, DType dtype, const Shape& shape, co
     input_shapes_[index] = shape;
   }
   std::vector<uint8_t>& store = input_storage_[index];
-  if (store.size() != bytes) store.assign(bytes, 0);
+  // An empty input still gets a valid (1-byte) buffer: ops may offset its data pointer without
+  // reading (fuzz_efb: UBSan offset applied to a null pointer in Softmax on a 0-length input).
+  if (store.size() != std::max<size_t>(bytes, 1)) store.assign(std::max<size_t>(bytes, 1), 0);
   if (bytes > 0) std::memcpy(store.data(), data, bytes);
   Value& v = values_[static_cast<size_t>(inputs[index])];
   v.shape = shape;
