@@ -29,7 +29,7 @@ out=models/demo
 mkdir -p "$out"
 for q in none int8 int4; do
   quiet build/converters/edgert_convert models/minilm.onnx "$out/minilm_$q.efb" \
-      --quant "$q" --no-progress --report "$out/minilm_$q.report.json"
+      --quant "$q" $([ "$q" = int4 ] && echo --block 32 --asym --overrides tools/models/minilm_int4_overrides.json) --no-progress --report "$out/minilm_$q.report.json"
 done
 inputs=models/minilm_inputs
 for q in none int8 int4; do

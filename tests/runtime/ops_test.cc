@@ -168,6 +168,40 @@ TEST(Ops, SoftmaxAndLogSoftmax) {
   }
 }
 
+// Long contiguous rows take the vectorized exp (8 at a time + scalar tail); masked entries at
+// -10000 must give exactly 0 (no denormals), NaN must propagate.
+TEST(Ops, SoftmaxLongRows) {
+  const int n = 37;
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {3, n});
+  int y = b.Tensor("y", fb::DType::F32, {3, n});
+  fb::AxisOptionsT o;
+  o.axis = -1;
+  b.Op(fb::OpType::SOFTMAX, {x}, {y}, ModelBuilder::Opt(o));
+  b.Output(y);
+  Runner r(b);
+  std::vector<float> in(3 * n);
+  for (int i = 0; i < n; ++i) {
+    in[i] = 0.37f * i - 6.0f - (i % 5 == 0 ? 60.0f : 0.0f);  // spans exp(-85 .. +7)
+    in[n + i] = i < 30 ? 0.1f * i : -10000.0f;                 // masked tail
+    in[2 * n + i] = i == 9 ? NAN : 1.0f;
+  }
+  auto out = r.Run({F32({3, n}, in)});
+  ASSERT_TRUE(out.ok()) << out.status();
+  const std::vector<float> got = (*out)[0].f32();
+  for (int row = 0; row < 2; ++row) {
+    double mx = -1e30, s = 0;
+    for (int i = 0; i < n; ++i) mx = std::max(mx, static_cast<double>(in[row * n + i]));
+    for (int i = 0; i < n; ++i) s += std::exp(in[row * n + i] - mx);
+    for (int i = 0; i < n; ++i) {
+      const double want = std::exp(in[row * n + i] - mx) / s;
+      EXPECT_NEAR(got[row * n + i], want, 1e-6 * want + 1e-30) << row << " " << i;
+    }
+  }
+  for (int i = 30; i < n; ++i) EXPECT_EQ(got[n + i], 0.0f) << i;
+  EXPECT_TRUE(std::isnan(got[2 * n + 9]));
+}
+
 TEST(Ops, LayerNorm) {
   ModelBuilder b;
   int x = b.Input("x", fb::DType::F32, {2, 4});
