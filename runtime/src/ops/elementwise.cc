@@ -27,6 +27,18 @@ namespace {
 
 using fb::OpType;
 
+// Float -> integer conversion with saturation (NaN -> 0): a plain static_cast of an out-of-range
+// value is undefined behaviour (fuzz_efb: UBSan in integer Pow and Cast).
+template <typename To, typename From>
+To CastSat(From v) {
+  if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    if (v != v) return To(0);
+    if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+    if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
+  }
+  return static_cast<To>(v);
+}
+
 bool IsComparison(OpType t) {
   return t == OpType::EQUAL || t == OpType::LESS || t == OpType::LESS_OR_EQUAL || t == OpType::GREATER ||
          t == OpType::GREATER_OR_EQUAL;
@@ -110,7 +122,7 @@ absl::Status RunArith(OpContext& ctx, OpType t) {
       }
       break;
     case OpType::POW:
-      Binary<T, T>(a, b, o, [](T x, T y) { return static_cast<T>(std::pow(static_cast<double>(x), static_cast<double>(y))); });
+      Binary<T, T>(a, b, o, [](T x, T y) { return CastSat<T>(std::pow(static_cast<double>(x), static_cast<double>(y))); });
       break;
     case OpType::EQUAL: Binary<T, uint8_t>(a, b, o, [](T x, T y) { return x == y; }); break;
     case OpType::LESS: Binary<T, uint8_t>(a, b, o, [](T x, T y) { return x < y; }); break;
@@ -398,10 +410,10 @@ template <typename From>
 absl::Status CastFrom(const From* src, Value& out, int64_t n) {
   switch (out.dtype) {
     case DType::F32: for (int64_t i = 0; i < n; ++i) out.as<float>()[i] = static_cast<float>(src[i]); break;
-    case DType::I32: for (int64_t i = 0; i < n; ++i) out.as<int32_t>()[i] = static_cast<int32_t>(src[i]); break;
-    case DType::I64: for (int64_t i = 0; i < n; ++i) out.as<int64_t>()[i] = static_cast<int64_t>(src[i]); break;
-    case DType::I8: for (int64_t i = 0; i < n; ++i) out.as<int8_t>()[i] = static_cast<int8_t>(src[i]); break;
-    case DType::U8: for (int64_t i = 0; i < n; ++i) out.as<uint8_t>()[i] = static_cast<uint8_t>(src[i]); break;
+    case DType::I32: for (int64_t i = 0; i < n; ++i) out.as<int32_t>()[i] = CastSat<int32_t>(src[i]); break;
+    case DType::I64: for (int64_t i = 0; i < n; ++i) out.as<int64_t>()[i] = CastSat<int64_t>(src[i]); break;
+    case DType::I8: for (int64_t i = 0; i < n; ++i) out.as<int8_t>()[i] = CastSat<int8_t>(src[i]); break;
+    case DType::U8: for (int64_t i = 0; i < n; ++i) out.as<uint8_t>()[i] = CastSat<uint8_t>(src[i]); break;
     case DType::BOOL: for (int64_t i = 0; i < n; ++i) out.as<uint8_t>()[i] = src[i] != From(0); break;
     default: return absl::InternalError("cast target");
   }
