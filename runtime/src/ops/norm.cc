@@ -42,7 +42,24 @@ inline float ExpSoftmax(float x) {
 }
 
 #ifdef EDGERT_SOFTMAX_AVX2
-__attribute__((target("avx2,fma"))) int64_t ExpRowAvx2(const float* p, float mx, float* q, int64_t len) {
+// Row max, 8 lanes at a time (NaN-propagating like the scalar loop is not needed: a NaN input
+// makes its own exp NaN and so the row sum NaN either way).
+__attribute__((target("avx2,fma"))) float MaxRowAvx2(const float* p, int64_t len) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(p + i));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float mx = lanes[0];
+  for (int j = 1; j < 8; ++j) mx = std::max(mx, lanes[j]);
+  for (; i < len; ++i) mx = std::max(mx, p[i]);
+  return mx;
+}
+
+// Writes q[i] = exp(p[i] - mx) for the first 8*floor(len/8) entries, adds them to *sum
+// (8 float partial sums); returns how many it did.
+__attribute__((target("avx2,fma"))) int64_t ExpRowAvx2(const float* p, float mx, float* q, int64_t len, double* sum) {
+  __m256 acc = _mm256_setzero_ps();
   const __m256 vmx = _mm256_set1_ps(mx), lo = _mm256_set1_ps(-80.0f), l2e = _mm256_set1_ps(kLog2e);
   const __m256 c_hi = _mm256_set1_ps(kLn2Hi), c_lo = _mm256_set1_ps(kLn2Lo), one = _mm256_set1_ps(1.0f);
   int64_t i = 0;
@@ -60,8 +77,13 @@ __attribute__((target("avx2,fma"))) int64_t ExpRowAvx2(const float* p, float mx,
     pp = _mm256_fmadd_ps(pp, r, _mm256_set1_ps(kP5));
     pp = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(pp, r), r, r), one);
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    _mm256_storeu_ps(q + i, _mm256_and_ps(keep, _mm256_mul_ps(pp, _mm256_castsi256_ps(e))));
+    const __m256 ev = _mm256_and_ps(keep, _mm256_mul_ps(pp, _mm256_castsi256_ps(e)));
+    _mm256_storeu_ps(q + i, ev);
+    acc = _mm256_add_ps(acc, ev);
   }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  for (float l : lanes) *sum += l;
   return i;
 }
 
@@ -71,15 +93,26 @@ bool HaveAvx2() {
 }
 #endif
 
-// q[i] = exp(p[i] - mx) for a contiguous row; returns the sum (in double).
+float MaxRow(const float* p, int64_t len) {
+#ifdef EDGERT_SOFTMAX_AVX2
+  if (HaveAvx2()) return MaxRowAvx2(p, len);
+#endif
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i]);
+  return mx;
+}
+
+// q[i] = exp(p[i] - mx) for a contiguous row; returns the sum.
 double ExpRow(const float* p, float mx, float* q, int64_t len) {
   int64_t i = 0;
-#ifdef EDGERT_SOFTMAX_AVX2
-  if (HaveAvx2()) i = ExpRowAvx2(p, mx, q, len);
-#endif
-  for (; i < len; ++i) q[i] = ExpSoftmax(p[i] - mx);
   double sum = 0;
-  for (int64_t j = 0; j < len; ++j) sum += q[j];
+#ifdef EDGERT_SOFTMAX_AVX2
+  if (HaveAvx2()) i = ExpRowAvx2(p, mx, q, len, &sum);
+#endif
+  for (; i < len; ++i) {
+    q[i] = ExpSoftmax(p[i] - mx);
+    sum += q[i];
+  }
   return sum;
 }
 
@@ -116,12 +149,13 @@ absl::Status RunSoftmax(OpContext& ctx) {
     for (int64_t in = 0; in < inner; ++in) {
       const float* p = a + o * len * inner + in;
       float* q = y + o * len * inner + in;
-      float mx = -INFINITY;
-      for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i * inner]);
       double sum = 0;
-      if (!log && inner == 1) {
-        sum = ExpRow(p, mx, q, len);  // the common case (attention): contiguous, vectorized
+      float mx = -INFINITY;
+      if (!log && inner == 1) {  // the common case (attention): contiguous, vectorized
+        mx = MaxRow(p, len);
+        sum = ExpRow(p, mx, q, len);
       } else {
+        for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i * inner]);
         for (int64_t i = 0; i < len; ++i) {
           const float e = std::exp(p[i * inner] - mx);
           if (!log) q[i * inner] = e;
