@@ -6,7 +6,8 @@
 #            machine the targets are written for.
 #   native : the best edgert variant of this CPU (AVX-512 VNNI / AVX-VNNI) and unrestricted oneDNN.
 # Each benchmark runs `repetitions` times; the best repetition is used (the machine is shared,
-# interference only ever makes a run slower).
+# interference only ever makes a run slower). The machine limits (int8 peaks, DRAM read) are
+# measured in every pass and the best over all passes is used.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$here/build-kernels}
@@ -21,4 +22,6 @@ DNNL_MAX_CPU_ISA=AVX2 "$bin" "${common[@]}" \
 echo "== pass native ==" >&2
 "$bin" "${common[@]}" \
   --benchmark_filter='Peak|DramReadSum|QGemm/.*/(avxvnni|avx512vnni)/|F32/edgert/avx512vnni/|OneDnn' > "$out/native.json"
-python3 "$here/bench/kernels/ratios.py" "$out/avx2.json" "$out/native.json"
+echo "== pass limits (peaks, DRAM again) ==" >&2
+"$bin" "${common[@]}" --benchmark_filter='Peak|DramReadSum' > "$out/limits.json"
+python3 "$here/bench/kernels/ratios.py" "$out/avx2.json" "$out/native.json" "$out/limits.json"
