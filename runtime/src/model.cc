@@ -287,6 +287,7 @@ absl::Status Model::VerifyGraph() {
     }
     bool dynamic = false;
     int64_t count = 1;
+    int64_t nonzero = 1;  // product of the non-zero dims: bounded even for empty tensors
     for (size_t d = 0; d < rank; ++d) {
       const fb::Dim* dim = t->shape()->Get(static_cast<unsigned>(d));
       int64_t v = dim->value();
@@ -300,11 +301,12 @@ absl::Status Model::VerifyGraph() {
         return absl::InvalidArgumentError(absl::StrCat(where, ": dim ", d, " is ", v,
                                                        " (expected >= 0, or -1 with a name)"));
       } else {
-        if (v != 0 && count > kMaxTensorBytes / v) {
+        if (v != 0 && (count > kMaxTensorBytes / v || nonzero > kMaxTensorBytes / v)) {
           return absl::InvalidArgumentError(absl::StrCat(where, ": declared shape is too large (dim ", d, " = ", v,
                                                          "; more than 2^34 elements)"));
         }
         count *= v;
+        if (v != 0) nonzero *= v;
       }
       ti.dims.push_back(v);
       ti.dim_names.push_back(v == -1 ? name : "");
