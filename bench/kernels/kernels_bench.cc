@@ -11,7 +11,6 @@
 #include <benchmark/benchmark.h>
 #include <pthreadpool.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -86,22 +85,6 @@ bool Force(benchmark::State& st, Isa isa) {
   return true;
 }
 
-// The AVX2 int8 chain peak measured *between* iterations of a GEMM benchmark on the same pool
-// (timing paused): on a shared machine this gives the peak under the same interference as the
-// GEMM, so "% of peak" is not skewed by load changing between benchmarks.
-struct InSituPeak {
-  double best_gops = 0.0;
-  void Measure(pthreadpool_t pool, size_t threads) {
-    constexpr size_t kIters = 1 << 14;
-    const auto t0 = std::chrono::steady_clock::now();
-    pthreadpool_parallelize_1d(
-        pool, [](void*, size_t) { eb::PeakMaddubsChain(kIters); }, nullptr, threads, 0);
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double gops = 2.0 * 6 * 32 * kIters * threads / sec * 1e-9;
-    if (gops > best_gops) best_gops = gops;
-  }
-};
-
 void BM_QGemm(benchmark::State& st, Isa isa, bool int4, Shape s, size_t threads) {
   if (!Force(st, isa)) return;
   const auto a = Rand(s.m * s.k, 1);
@@ -141,13 +124,7 @@ void BM_QGemm(benchmark::State& st, Isa isa, bool int4, Shape s, size_t threads)
   AlignedBuf ws(QGemmWorkspaceBytes(s.m, s.k, threads));
   Pool pool(threads);
   size_t it = 0;
-  InSituPeak peak;
   for (auto _ : st) {
-    if (IsaSupportedByCpu(Isa::kAvx2)) {
-      st.PauseTiming();
-      peak.Measure(pool.p, threads);
-      st.ResumeTiming();
-    }
     const void* w = w_ptrs[it++ % copies];
     if (int4)
       QGemmQb4w(s.m, s.n, s.k, block, a.data(), s.k, w, bias.data(), Activation::kNone, c.data(), s.n, ws.p, pool.p);
@@ -156,7 +133,6 @@ void BM_QGemm(benchmark::State& st, Isa isa, bool int4, Shape s, size_t threads)
     benchmark::ClobberMemory();
   }
   SetCounters(st, s, static_cast<double>(bytes));
-  st.counters["insitu_chain_peak_GOPS"] = peak.best_gops;
   st.SetLabel(std::string(IsaName(isa)) + (int4 ? " qb4w" : " qc8w") + (copies > 1 ? " cold" : ""));
   ForceIsa(SelectedIsa());
 }

@@ -45,8 +45,8 @@ def table(title, best, labels, isa, f32isa, refs):
         lines.append(f"**{t} thread{'s' if t > 1 else ''}** - int8 peak: maddubs+maddwd+add chain {fmt(peak_chain)} GOPS, "
                      f"raw vpmaddubsw {fmt(peak_only)}, vpdpbusd ymm {fmt(peak_ymm)}, zmm {fmt(peak_zmm)}; DRAM read {fmt(dram)} GB/s")
         lines.append("")
-        lines.append("| shape MxNxK | kernel | GOPS | weight GB/s | % chain peak | % in-situ chain peak | % raw maddubs | % DRAM | x oneDNN u8s8 | x FP32 (edgert) | x oneDNN sgemm |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("| shape MxNxK | kernel | GOPS | weight GB/s | % chain peak | % raw maddubs | % DRAM | x oneDNN u8s8 | x FP32 (edgert) | x oneDNN sgemm |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in SHAPES:
             dn = g(f"OneDnn/u8s8/{s}/{ts}")
             f32 = g(f"F32/edgert/{f32isa}/{s}/{ts}")
@@ -59,13 +59,12 @@ def table(title, best, labels, isa, f32isa, refs):
                 bw = g(n, "weight_GBps")
                 pct = lambda a, b: "-" if (a is None or not b) else f"{100 * a / b:.0f}%"
                 x = lambda a, b: "-" if (a is None or not b) else f"{a / b:.2f}"
-                insitu = g(n, "insitu_chain_peak_GOPS")
-                lines.append(f"| {s} | {kind} {isa} | {v:.1f} | {bw:.2f} | {pct(v, peak_chain)} | {pct(v, insitu)} | {pct(v, peak_only)} | "
+                lines.append(f"| {s} | {kind} {isa} | {v:.1f} | {bw:.2f} | {pct(v, peak_chain)} | {pct(v, peak_only)} | "
                              f"{pct(bw, dram) if s.startswith('1x') else '-'} | {x(v, dn)} | {x(v, f32)} | {x(v, sg)} |")
             for n, lab in ((f"OneDnn/u8s8/{s}/{ts}", "oneDNN u8s8"), (f"F32/edgert/{f32isa}/{s}/{ts}", f"FP32 edgert {f32isa}"), (f"OneDnn/sgemm/{s}/{ts}", "oneDNN sgemm (warm)")):
                 v = g(n)
                 if v is not None:
-                    lines.append(f"| {s} | {lab} | {v:.1f} | {g(n, 'weight_GBps'):.2f} | | | | | | | |")
+                    lines.append(f"| {s} | {lab} | {v:.1f} | {g(n, 'weight_GBps'):.2f} | | | | | | |")
         lines.append("")
     return "\n".join(lines)
 
