@@ -616,8 +616,17 @@ absl::StatusOr<Geom> PlanPool(const OpContext& ctx) {
     }
   }
   if (x.rank() < 3) return ctx.Error(absl::StrCat("input must be [N, C, spatial...], got ", ShapeString(x.shape)));
-  return ComputeGeom(ctx, x.shape, kernel, o->strides(), o->dilations(), o->pads(), o->auto_pad(), o->ceil_mode(),
-                     GeomKind::kPool);
+  ASSIGN_OR_RETURN(Geom g, ComputeGeom(ctx, x.shape, kernel, o->strides(), o->dilations(), o->pads(), o->auto_pad(),
+                                       o->ceil_mode(), GeomKind::kPool));
+  // Work bound: a huge window over a small output is cheap to declare and slow to run
+  // (fuzz_efb: timeout in AvgPool). Real pools are below 2^29 window reads.
+  constexpr int64_t kMaxWork = int64_t{1} << 32;
+  int64_t work = std::max<int64_t>(x.shape[0] * x.shape[1], 1);
+  for (int64_t f : {g.out_size(), g.k_size()}) {
+    if (f > 0 && work > kMaxWork / f) return ctx.Error("the pooling window is too large (more than 2^32 reads)");
+    work *= std::max<int64_t>(f, 1);
+  }
+  return g;
 }
 
 absl::Status InferPool(OpContext& ctx) {
