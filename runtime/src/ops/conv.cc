@@ -332,6 +332,10 @@ absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Oper
       for (size_t i = 0; i < kc; ++i) st->dequant[o * kc + i] = static_cast<float>(wq[o * kc + i]) * scales[o];
     return std::shared_ptr<void>(st);
   }
+  if (kc > 65536) {
+    return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "': C/group*kernel = ", kc,
+                                                   " exceeds the int8 kernels' limit of 65536"));
+  }
   const size_t mg = mz / static_cast<size_t>(group);
   for (int g = 0; g < group; ++g) {
     const size_t bytes = kernels::PackedQc8wBytes(mg, kc);
@@ -536,6 +540,14 @@ absl::StatusOr<ConvTPlan> PlanConvT(const OpContext& ctx) {
   ASSIGN_OR_RETURN(p.g, ComputeGeom(ctx, x.shape, kernel, o->strides(), o->dilations(), o->pads(), o->auto_pad(),
                                     false, GeomKind::kConvTranspose, o->output_padding()));
   // Geom.in is the conv-transpose input, Geom.out its output.
+  // Work bound of this scalar reference loop (fuzz_efb: timeout in ConvTranspose), as for pooling:
+  // 2^32 multiply-adds (real decoders stay below; a few seconds at most).
+  constexpr int64_t kMaxWork = int64_t{1} << 32;
+  int64_t work = 1;
+  for (int64_t f : {p.n, p.c, p.mg, p.g.in_size(), p.g.k_size()}) {
+    if (f > 0 && work > kMaxWork / f) return ctx.Error("too much work for the reference ConvTranspose (more than 2^32 multiply-adds)");
+    work *= std::max<int64_t>(f, 1);
+  }
   if (ctx.has_input(2)) {
     RETURN_IF_ERROR(ExpectFloat(ctx, 2));
     if (ctx.in[2]->num_elements() != p.m) {
