@@ -554,6 +554,12 @@ absl::Status ValidateOptions(const ConvertOptions& o) {
     return Bad(absl::StrCat("--quant ", o.quant, " needs calibration data (--calib DIR)"));
   if (o.int4_method == "gptq" && o.calib_dir.empty()) return Bad("--int4-method gptq needs calibration data (--calib DIR)");
   if (o.input.empty() || o.output.empty()) return Bad("usage: edgert_convert IN.onnx OUT.efb [options]");
+  // Writing the output over the input would destroy the source model.
+  struct stat in_st, out_st;
+  if (o.input == o.output || (::stat(o.input.c_str(), &in_st) == 0 && ::stat(o.output.c_str(), &out_st) == 0 &&
+                              in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)) {
+    return Bad(absl::StrCat(o.output, ": the output is the input file"));
+  }
   return absl::OkStatus();
 }
 

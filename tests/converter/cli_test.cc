@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <iterator>
 
 #include "test_util.h"
 
@@ -72,6 +73,33 @@ TEST(Cli, FailuresAreOneLineAndLeaveNoFile) {
   int n = -1;
   f >> n;
   EXPECT_EQ(n, 0);
+}
+
+TEST(Cli, OutputOverTheInputIsRefused) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4}).Output("y");
+  b.Node("Relu", {"x"}, {"y"}, "relu");
+  std::string in = b.Save(TestPath("same.onnx"));
+  std::string before;
+  {
+    std::ifstream f(in, std::ios::binary);
+    before.assign((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  }
+  std::string dir = in.substr(0, in.find_last_of('/'));
+  for (const std::string& out : {in, dir + "/./same.onnx"}) {
+    Result r = RunCli(in + " " + out);
+    EXPECT_NE(r.code, 0) << out;
+    EXPECT_EQ(Lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("the output is the input file"), std::string::npos) << r.err;
+    std::ifstream f(in, std::ios::binary);
+    std::string after((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(after, before) << "the source model was modified";
+  }
+  // A missing output directory: non-zero, one line, nothing written.
+  Result r = RunCli(in + " " + dir + "/no/such/dir/out.efb");
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(Lines(r.err), 1) << r.err;
+  EXPECT_FALSE(testing::FileExists(dir + "/no"));
 }
 
 TEST(Cli, CalibrationErrors) {
