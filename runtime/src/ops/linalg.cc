@@ -153,6 +153,11 @@ absl::StatusOr<std::shared_ptr<void>> PrepareFc(const Model& m, const fb::Operat
     if (!AllZeroPoints(m, *q, st->n)) {
       return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "' must be symmetric (zero points 0)"));
     }
+    if (st->k > 65536) {
+      // int32 accumulation bound of the int8 kernels (docs/quantization.md).
+      return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "': K = ", st->k,
+                                                     " exceeds the int8 kernels' limit of 65536"));
+    }
     std::vector<float> scales = ReadScales(m, *q, st->n);
     st->kind = FcKind::kQc8w;
     st->packed = AllocAligned(kernels::PackedQc8wBytes(st->n, st->k));
