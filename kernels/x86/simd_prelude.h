@@ -29,7 +29,11 @@ inline __m512 ShimCvtepi32Ps(__m512i v) {
 }
 inline __m512 ShimCvtphPs(__m256i h) {
   __m256 lo = ::_mm256_cvtph_ps(::_mm256_castsi256_si128(h));
-  __m256 hi = ::_mm256_cvtph_ps(::_mm256_extracti128_si256(h, 1));
+  // _mm256_extracti128_si256 is a macro in unoptimized GCC and in clang: take the high half
+  // with a copy instead, so the native (non-SIMDe) conversion is still the one called.
+  __m128i h_hi;
+  std::memcpy(&h_hi, reinterpret_cast<const char*>(&h) + 16, 16);
+  __m256 hi = ::_mm256_cvtph_ps(h_hi);
   __m512 r;
   std::memcpy(&r, &lo, 32);
   std::memcpy(reinterpret_cast<char*>(&r) + 32, &hi, 32);
