@@ -80,18 +80,6 @@ struct Ctx {
 
 absl::Status Bad(const std::string& msg) { return absl::InvalidArgumentError(msg); }
 
-double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    ab += static_cast<double>(a[i]) * b[i];
-    aa += static_cast<double>(a[i]) * a[i];
-    bb += static_cast<double>(b[i]) * b[i];
-  }
-  if (aa == 0 && bb == 0) return 1.0;
-  if (aa == 0 || bb == 0) return 0.0;
-  return ab / std::sqrt(aa * bb);
-}
-
 // Cosine and relative L2 error of `b` vs reference `a`, over all samples, output slot `idx`.
 void Compare(const std::vector<std::vector<RunOutput>>& a, size_t ia,
              const std::vector<std::vector<RunOutput>>& b, size_t ib, double* cos, double* rel) {

@@ -280,7 +280,7 @@ struct JsonParser {
 }  // namespace
 
 absl::StatusOr<Json> ParseJson(const std::string& text) {
-  JsonParser jp{text};
+  JsonParser jp{text, 0, {}};
   Json v;
   if (!jp.Value(&v, 0)) return absl::InvalidArgumentError(jp.err);
   jp.Ws();
