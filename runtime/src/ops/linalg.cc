@@ -47,7 +47,9 @@ absl::Status RunMatMul(OpContext& ctx) {
   ab.insert(ab.begin(), r - ab.size(), 1);
   bb.insert(bb.begin(), r - bb.size(), 1);
   Shape batch(r);
-  for (size_t i = 0; i < r; ++i) batch[i] = std::max(ab[i], bb[i]);
+  // numpy broadcasting, as InferMatMul checked: a 1 takes the other side's dim (which may be 0).
+  // max() turned a [0] vs [1] batch into 1 and read an empty operand (fuzz_efb: heap-buffer-overflow).
+  for (size_t i = 0; i < r; ++i) batch[i] = ab[i] == 1 ? bb[i] : ab[i];
   const int64_t nb = NumElementsUnchecked(batch);
   const float* pa = ctx.in[0]->as<float>();
   const float* pb = ctx.in[1]->as<float>();
