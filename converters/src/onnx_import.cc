@@ -264,6 +264,21 @@ absl::StatusOr<Graph> ImportOnnxModel(onnx::ModelProto& model, const std::string
     }
     for (const auto& init : gp->initializer()) rank[init.name()] = init.dims_size();
     for (const auto& np : gp->node()) {
+      // Conv/pool geometry: zero strides or dilations divide by zero in libonnx
+      // convPoolShapeInference (fuzz_onnx: FPE on MaxPool with strides [0, 1]).
+      static const std::unordered_set<std::string> kConvPool = {
+          "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "ConvInteger", "QLinearConv"};
+      if (kConvPool.count(np.op_type())) {
+        for (const auto& a : np.attribute()) {
+          if (a.name() != "strides" && a.name() != "dilations" && a.name() != "kernel_shape") continue;
+          for (int64_t v : a.ints()) {
+            if (v < 1) {
+              return absl::InvalidArgumentError(absl::StrCat(label, ": node '", np.name(), "' (", np.op_type(), "): ",
+                                                             a.name(), " must be >= 1, got ", v));
+            }
+          }
+        }
+      }
       if (np.op_type() != "Conv" && np.op_type() != "ConvTranspose") continue;
       if (np.input_size() < 2 || !rank.count(np.input(0)) || !rank.count(np.input(1))) continue;
       const int rx = rank[np.input(0)], rw = rank[np.input(1)];
