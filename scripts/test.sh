@@ -23,7 +23,7 @@ report() {
   phase ""
   echo "== Phase timings"
   printf '  %s\n' "${timings[@]}"
-  echo "  total                            ${SECONDS}s"
+  printf '  %-32s %5ds\n' total "$SECONDS"
 }
 trap report EXIT
 
