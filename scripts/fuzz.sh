@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (clang-14, ASan + UBSan, build dir build-fuzz) and runs each for
 # SECONDS (default 60). Fails if any target reports a crash, leak, timeout or sanitizer error.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: fuzz_efb fuzz_onnx fuzz_npy)
-# Env: FUZZ_JOBS=N runs N libFuzzer workers per target (default 1); EDGERT_JOBS build jobs.
+# Env: FUZZ_JOBS=N runs N libFuzzer workers per target (default 1); EDGERT_JOBS build jobs;
+#      FUZZ_TIMEOUT=S seconds one input may take before it counts as a hang (default 10).
 # Corpora grow in build-fuzz/corpus/<target>; crashing inputs land in build-fuzz/artifacts/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +51,7 @@ for t in "${targets[@]}"; do
   set +e
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$bd/tests/fuzz/$t" "$corpus" "$seeds/$kind" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+    "$bd/tests/fuzz/$t" "$corpus" "$seeds/$kind" -max_total_time="$secs" -rss_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-10}" \
       -print_final_stats=1 -artifact_prefix="$bd/artifacts/$t-" "${extra[@]}" >"$log" 2>&1
   rc=$?
   set -e
