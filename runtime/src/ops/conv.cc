@@ -22,7 +22,6 @@
 namespace edgert {
 
 kernels::Activation ToKernelActivation(fb::Activation a);
-float HalfToFloat(uint16_t h);
 
 namespace {
 
@@ -258,23 +257,6 @@ struct ConvState {
 
 void FreeAligned(uint8_t* p) { std::free(p); }
 
-std::vector<float> ReadScalesF32(const Model& m, const fb::Quantization& q, size_t count) {
-  std::vector<float> s(count);
-  if (q.scales() && q.scales()->size() > 0) {
-    for (size_t i = 0; i < count; ++i) s[i] = q.scales()->Get(static_cast<unsigned>(i));
-  } else if (q.scale_dtype() == DType::F16) {
-    const uint8_t* p = m.buffer_data(q.scales_buffer());
-    for (size_t i = 0; i < count; ++i) {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      s[i] = HalfToFloat(h);
-    }
-  } else {
-    std::memcpy(s.data(), m.buffer_data(q.scales_buffer()), count * 4);
-  }
-  return s;
-}
-
 absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Operator& op) {
   const int wi = op.inputs()->Get(1);
   if (wi < 0) return absl::InvalidArgumentError("weight input is missing");
@@ -322,7 +304,7 @@ absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Oper
       if (p[i] != 0) return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "' must be symmetric"));
     }
   }
-  std::vector<float> scales = ReadScalesF32(m, *q, mz);
+  std::vector<float> scales = ReadQuantScales(m, *q, mz);
   const int8_t* wq = reinterpret_cast<const int8_t*>(w.data);
   const size_t kc = static_cast<size_t>(st->cg * st->kk);
   if (st->cg == 1) {

@@ -11,6 +11,25 @@ namespace edgert {
 kernels::Activation ToKernelActivation(fb::Activation a);
 float HalfToFloat(uint16_t h);
 
+// Scales of a quantized tensor as f32 (inline, or a f32/f16 buffer).
+std::vector<float> ReadQuantScales(const Model& m, const fb::Quantization& q, size_t count) {
+  std::vector<float> s(count);
+  if (q.scales() && q.scales()->size() > 0) {
+    for (size_t i = 0; i < count; ++i) s[i] = q.scales()->Get(static_cast<unsigned>(i));
+  } else if (q.scale_dtype() == DType::F16) {
+    const uint8_t* p = m.buffer_data(q.scales_buffer());
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      s[i] = HalfToFloat(h);
+    }
+  } else {
+    std::memcpy(s.data(), m.buffer_data(q.scales_buffer()), count * 4);
+  }
+  return s;
+}
+
+
 namespace {
 
 // ---- MatMul ----
@@ -94,24 +113,6 @@ std::unique_ptr<uint8_t[], void (*)(uint8_t*)> AllocAligned(size_t bytes) {
   return {static_cast<uint8_t*>(p), FreeAligned};
 }
 
-// Scales of a quantized tensor as f32 (inline, or a f32/f16 buffer).
-std::vector<float> ReadScales(const Model& m, const fb::Quantization& q, size_t count) {
-  std::vector<float> s(count);
-  if (q.scales() && q.scales()->size() > 0) {
-    for (size_t i = 0; i < count; ++i) s[i] = q.scales()->Get(static_cast<unsigned>(i));
-  } else if (q.scale_dtype() == DType::F16) {
-    const uint8_t* p = m.buffer_data(q.scales_buffer());
-    for (size_t i = 0; i < count; ++i) {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      s[i] = HalfToFloat(h);
-    }
-  } else {
-    std::memcpy(s.data(), m.buffer_data(q.scales_buffer()), count * 4);
-  }
-  return s;
-}
-
 bool AllZeroPoints(const Model& m, const fb::Quantization& q, size_t count) {
   if (q.zero_points()) {
     for (int64_t z : *q.zero_points()) if (z != 0) return false;
@@ -160,7 +161,7 @@ absl::StatusOr<std::shared_ptr<void>> PrepareFc(const Model& m, const fb::Operat
       return absl::InvalidArgumentError(absl::StrCat("i8 weight '", w.name, "': K = ", st->k,
                                                      " exceeds the int8 kernels' limit of 65536"));
     }
-    std::vector<float> scales = ReadScales(m, *q, st->n);
+    std::vector<float> scales = ReadQuantScales(m, *q, st->n);
     st->kind = FcKind::kQc8w;
     st->packed = AllocAligned(kernels::PackedQc8wBytes(st->n, st->k));
     if (!st->packed) return absl::ResourceExhaustedError("out of memory packing weights");
@@ -178,7 +179,7 @@ absl::StatusOr<std::shared_ptr<void>> PrepareFc(const Model& m, const fb::Operat
     const void* scales;
     bool f16 = false;
     if (q->scales() && q->scales()->size() > 0) {
-      scales32 = ReadScales(m, *q, nblk);
+      scales32 = ReadQuantScales(m, *q, nblk);
       scales = scales32.data();
     } else {
       scales = m.buffer_data(q->scales_buffer());

@@ -93,5 +93,7 @@ absl::StatusOr<std::vector<int64_t>> ReadInts(const OpContext& ctx, size_t input
 absl::StatusOr<Shape> BroadcastShapes(const OpContext& ctx, const Shape& a, const Shape& b);
 absl::Status ExpectDType(const OpContext& ctx, size_t input, DType want);
 absl::Status ExpectFloat(const OpContext& ctx, size_t input);
+// Scales of a verified quantized tensor as f32 (inline, or an f32/f16 buffer); linalg.cc.
+std::vector<float> ReadQuantScales(const Model& m, const fb::Quantization& q, size_t count);
 
 }  // namespace edgert
