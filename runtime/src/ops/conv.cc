@@ -21,7 +21,6 @@
 
 namespace edgert {
 
-kernels::Activation ToKernelActivation(fb::Activation a);
 
 namespace {
 

@@ -8,8 +8,6 @@
 
 namespace edgert {
 
-kernels::Activation ToKernelActivation(fb::Activation a);
-float HalfToFloat(uint16_t h);
 
 // Scales of a quantized tensor as f32 (inline, or a f32/f16 buffer).
 std::vector<float> ReadQuantScales(const Model& m, const fb::Quantization& q, size_t count) {

@@ -10,6 +10,10 @@
 
 #include "../common.h"
 
+namespace edgert::kernels {
+enum class Activation : int;  // edgert/kernels/gemm.h
+}  // namespace edgert::kernels
+
 namespace edgert {
 
 class Model;
@@ -95,5 +99,7 @@ absl::Status ExpectDType(const OpContext& ctx, size_t input, DType want);
 absl::Status ExpectFloat(const OpContext& ctx, size_t input);
 // Scales of a verified quantized tensor as f32 (inline, or an f32/f16 buffer); linalg.cc.
 std::vector<float> ReadQuantScales(const Model& m, const fb::Quantization& q, size_t count);
+// The kernels' activation for a fused fb::Activation; elementwise.cc.
+kernels::Activation ToKernelActivation(fb::Activation a);
 
 }  // namespace edgert
