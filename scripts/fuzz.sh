@@ -3,7 +3,11 @@
 # SECONDS (default 60). Fails if any target reports a crash, leak, timeout or sanitizer error.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: fuzz_efb fuzz_onnx fuzz_npy)
 # Env: FUZZ_JOBS=N runs N libFuzzer workers per target (default 1); EDGERT_JOBS build jobs;
-#      FUZZ_TIMEOUT=S seconds one input may take before it counts as a hang (default 10).
+#      FUZZ_TIMEOUT=S seconds one input may take before it counts as a hang (default 10);
+#      FUZZ_SEED=N fixes libFuzzer's random seed and turns off corpus reloading, so that a run
+#      from the same seeds explores the same inputs in the same order (CI uses FUZZ_SEED=1 and a
+#      fresh corpus build-fuzz/corpus-seedN: its result is reproducible; without FUZZ_SEED every
+#      run explores anew and the corpus in build-fuzz/corpus/ grows from run to run).
 # Corpora grow in build-fuzz/corpus/<target>; crashing inputs land in build-fuzz/artifacts/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,11 +47,14 @@ status=0
 for t in "${targets[@]}"; do
   kind=${t#fuzz_}
   corpus=$bd/corpus/$t
+  # A seeded run starts from the seeds alone (its own, wiped corpus) so that it is reproducible.
+  [ -n "${FUZZ_SEED:-}" ] && { corpus=$bd/corpus-seed$FUZZ_SEED/$t; rm -rf "$corpus"; }
   mkdir -p "$corpus"
   log=$bd/logs/$t.log
   echo "== $t for ${secs}s (corpus $corpus, log $log)"
   extra=()
   [ "${FUZZ_JOBS:-1}" -gt 1 ] && extra=(-fork="$FUZZ_JOBS" -ignore_crashes=0)
+  [ -n "${FUZZ_SEED:-}" ] && extra+=(-seed="$FUZZ_SEED" -reload=0)
   set +e
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -96,8 +96,8 @@ int FuseQdqWeights(Graph& g) {
     int64_t axis = n.Int("axis", 1);
     if (axis < 0) axis += r;
     if (sv.empty() || (sv.size() > 1 && (axis < 0 || axis >= r || static_cast<int64_t>(sv.size()) != q->dims[axis].value))) continue;
-    int64_t inner = 1;
-    for (int64_t i = axis + 1; i < r; ++i) inner *= q->dims[i].value;
+    int64_t inner = 1;  // only used per axis (then 0 <= axis < r holds)
+    if (sv.size() > 1) for (int64_t i = axis + 1; i < r; ++i) inner *= q->dims[i].value;
     std::vector<float> w(qv.size());
     for (size_t i = 0; i < qv.size(); ++i) {
       size_t c = sv.size() == 1 ? 0 : (i / inner) % q->dims[axis].value;
@@ -280,7 +280,7 @@ int FuseConvBatchNorm(Graph& g) {
   for (Node& conv : g.nodes) {
     if (conv.dead || conv.op != "Conv" || !conv.domain.empty()) continue;
     const Tensor* w = g.Find(conv.In(1));
-    if (!w || !w->is_const || !w->StaticShape() || w->dtype != DType::kF32) continue;
+    if (!w || !w->is_const || !w->StaticShape() || w->dims.empty() || w->dtype != DType::kF32) continue;
     if (!conv.In(2).empty() && !g.IsConst(conv.In(2))) continue;
     Node* bn = SoleConsumer(g, cons, conv.outputs[0]);
     if (!bn || bn->op != "BatchNormalization" || bn->In(0) != conv.outputs[0]) continue;
@@ -403,7 +403,7 @@ int FuseBias(Graph& g) {
     bool conv = n.domain.empty() && n.op == "Conv";
     if ((!fc && !conv) || !n.In(2).empty()) continue;
     const Tensor* w = g.Find(n.In(1));
-    if (!w || !w->StaticShape()) continue;
+    if (!w || !w->StaticShape() || w->dims.empty()) continue;
     int64_t nout = w->dims[0].value;
     Node* add = SoleConsumer(g, cons, n.outputs[0]);
     if (!add || add->op != "Add" || !add->domain.empty()) continue;
