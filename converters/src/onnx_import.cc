@@ -1,11 +1,13 @@
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "onnx/defs/schema.h"
@@ -84,23 +86,55 @@ absl::Status TensorFromProto(const onnx::TensorProto& p, const std::string& base
     int64_t offset = 0, length = -1;
     for (const auto& kv : p.external_data()) {
       if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::atoll(kv.value().c_str());
-      else if (kv.key() == "length") length = std::atoll(kv.value().c_str());
+      else if (kv.key() == "offset" || kv.key() == "length") {
+        int64_t v = -1;
+        if (!absl::SimpleAtoi(kv.value(), &v) || v < 0) {
+          return absl::InvalidArgumentError(absl::StrCat(label, ": constant '", p.name(), "': external data ",
+                                                         kv.key(), " '", kv.value(), "' is not a byte count"));
+        }
+        (kv.key() == "offset" ? offset : length) = v;
+      }
     }
     if (location.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(label, ": constant '", p.name(),
                                                      "': external data without a location"));
     }
-    std::string file = location[0] == '/' ? location : absl::StrCat(base_dir, "/", location);
+    // Like ONNX's checker: the data must live beside the model. An absolute path or one that
+    // climbs out of the model's folder ('..', or a symlink that leads elsewhere) is refused, so a
+    // model cannot make the converter read arbitrary files (and copy them into the .efb).
+    std::error_code ec;
+    const std::filesystem::path rel(location);
+    bool escapes = rel.is_absolute() || rel.has_root_name();
+    for (const auto& part : rel) escapes = escapes || part == "..";
+    const std::filesystem::path dir = std::filesystem::weakly_canonical(base_dir.empty() ? "." : base_dir, ec);
+    const std::filesystem::path full = std::filesystem::weakly_canonical(dir / rel, ec);
+    if (!escapes && !ec) {
+      auto d = dir.begin(), f = full.begin();
+      for (; d != dir.end() && f != full.end() && *d == *f; ++d, ++f) {}
+      escapes = d != dir.end();
+    }
+    if (escapes) {
+      return absl::InvalidArgumentError(absl::StrCat(label, ": constant '", p.name(), "': external data location '",
+                                                     location, "' is outside the model's folder"));
+    }
+    const std::string file = full.string();
+    struct stat sb;
+    if (stat(file.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+      return absl::NotFoundError(absl::StrCat(label, ": constant '", p.name(),
+                                              "': external data file '", file, "' not found (or not a regular file)"));
+    }
     std::ifstream f(file, std::ios::binary);
     if (!f) {
       return absl::NotFoundError(absl::StrCat(label, ": constant '", p.name(),
-                                              "': external data file '", file, "' not found"));
+                                              "': external data file '", file, "' cannot be opened"));
     }
-    f.seekg(0, std::ios::end);
-    int64_t fsize = f.tellg();
+    const int64_t fsize = static_cast<int64_t>(sb.st_size);
     if (length < 0) length = static_cast<int64_t>(want);
-    if (offset < 0 || offset + length > fsize) {
+    if (length != static_cast<int64_t>(want)) {
+      return absl::InvalidArgumentError(absl::StrCat(label, ": constant '", p.name(), "': external data length ",
+                                                     length, " does not match its shape (", want, " bytes)"));
+    }
+    if (offset > fsize || length > fsize - offset) {
       return absl::OutOfRangeError(absl::StrCat(
           label, ": constant '", p.name(), "': external data file '", file, "' has ", fsize,
           " bytes, expected at least ", offset + length, " (offset ", offset, " + length ",

@@ -1,4 +1,6 @@
 // Structure of converted models: op mapping, folding, dead-code removal, fusions, metadata.
+#include <unistd.h>
+
 #include <cmath>
 
 #include "edgert/converter/convert.h"
@@ -354,6 +356,59 @@ TEST(Convert, ExternalDataRelativeToModel) {
   EXPECT_NE(st.message().find("external data file"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("'W'"), std::string::npos) << st.message();
   EXPECT_FALSE(testing::FileExists(TestPath("m.efb")));
+}
+
+// External data must stay inside the model's folder (no absolute paths, no '..', no symlink
+// out of it), be a regular file, and hold exactly the tensor's bytes.
+TEST(Convert, ExternalDataConfinedToModelFolder) {
+  std::string outside = TestPath("../edgert_outside_weights.bin");
+  {
+    std::ofstream f(outside, std::ios::binary);
+    f << std::string(64, '\1');
+  }
+  std::string link = TestPath("link.bin");
+  std::remove(link.c_str());
+  ASSERT_EQ(symlink(outside.c_str(), link.c_str()), 0);
+  struct Case {
+    std::string location, offset, length, expect;
+  };
+  const Case cases[] = {
+      {outside, "0", "48", "outside the model's folder"},
+      {"../edgert_outside_weights.bin", "0", "48", "outside the model's folder"},
+      {"sub/../../edgert_outside_weights.bin", "0", "48", "outside the model's folder"},
+      {"link.bin", "0", "48", "outside the model's folder"},
+      {".", "0", "48", "not a regular file"},
+      {"w.bin", "0", "44", "does not match its shape"},
+      {"w.bin", "-4", "48", "is not a byte count"},
+      {"w.bin", "9223372036854775807", "48", "has 64 bytes"},
+      {"w.bin", "0x10", "48", "is not a byte count"},
+  };
+  {
+    std::ofstream f(TestPath("w.bin"), std::ios::binary);
+    f << std::string(64, '\2');
+  }
+  for (const Case& c : cases) {
+    OnnxBuilder b;
+    b.Input("x", {2, 4}).Output("y");
+    auto* t = b.Init("W", {4, 3}, {});
+    t->clear_raw_data();
+    t->set_data_location(onnx::TensorProto::EXTERNAL);
+    for (auto [k, v] : {std::pair<const char*, std::string>{"location", c.location}, {"offset", c.offset},
+                        {"length", c.length}}) {
+      auto* kv = t->add_external_data();
+      kv->set_key(k);
+      kv->set_value(v);
+    }
+    b.Node("MatMul", {"x", "W"}, {"y"}, "fc");
+    std::remove(TestPath("m.efb").c_str());
+    Efb e;
+    absl::Status st = ConvertIt(b, &e);
+    EXPECT_FALSE(st.ok()) << c.location;
+    EXPECT_NE(st.message().find(c.expect), std::string::npos) << c.location << ": " << st.message();
+    EXPECT_FALSE(testing::FileExists(TestPath("m.efb")));
+  }
+  std::remove(link.c_str());
+  std::remove(outside.c_str());
 }
 
 TEST(Convert, UnsupportedOpsListedTogether) {
