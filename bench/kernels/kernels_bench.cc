@@ -44,7 +44,7 @@ namespace eb = edgert::bench;
 struct Shape {
   size_t m, n, k;
 };
-const Shape kShapes[] = {{1, 4096, 4096}, {1, 8192, 8192}, {16, 4096, 4096}, {128, 1024, 1024}, {1024, 1024, 1024}};
+const Shape kShapes[] = {{1, 4096, 4096}, {1, 8192, 8192}, {16, 4096, 4096}, {128, 1024, 1024}, {128, 1536, 384}, {1024, 1024, 1024}};
 
 struct AlignedBuf {
   explicit AlignedBuf(size_t n) : size(n), p(static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64))) {}

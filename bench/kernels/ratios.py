@@ -5,7 +5,7 @@ import re
 import sys
 from collections import defaultdict
 
-SHAPES = ["1x4096x4096", "1x8192x8192", "16x4096x4096", "128x1024x1024", "1024x1024x1024"]
+SHAPES = ["1x4096x4096", "1x8192x8192", "16x4096x4096", "128x1024x1024", "128x1536x384", "1024x1024x1024"]
 
 
 def load(path):

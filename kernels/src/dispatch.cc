@@ -68,10 +68,10 @@ const QGemmConfig kQGemmAvx512Vnni = {
     f32_qd8_quantize_avx2,
     "f32_qd8_quantize_avx2",
     255,
-    {qd8_qc8w_gemm_8x16c4_avx512vnni, 8, "qd8_qc8w_gemm_8x16c4_avx512vnni"},
+    {qd8_qc8w_gemm_12x32c4_avx512vnni, 12, "qd8_qc8w_gemm_12x32c4_avx512vnni", 32},
     {qd8_qc8w_gemm_1x16c4_avx512vnni, 1, "qd8_qc8w_gemm_1x16c4_avx512vnni"},
     255,
-    {qd8_qb4w_gemm_8x16c8_avx512vnni, 8, "qd8_qb4w_gemm_8x16c8_avx512vnni"},
+    {qd8_qb4w_gemm_8x32c8_avx512vnni, 8, "qd8_qb4w_gemm_8x32c8_avx512vnni", 32},
     {qd8_qb4w_gemm_1x16c8_avx512vnni, 1, "qd8_qb4w_gemm_1x16c8_avx512vnni"},
 };
 // FP32: AVX2+FMA (also used by avxvnni) and AVX-512F (with the avx512vnni variant).
@@ -82,7 +82,7 @@ const F32GemmConfig kF32Avx2 = {
 };
 const F32GemmConfig kF32Avx512 = {
     Isa::kAvx512Vnni,
-    {f32_gemm_10x16_avx512vnni, 10, "f32_gemm_10x16_avx512vnni"},
+    {f32_gemm_12x32_avx512vnni, 12, "f32_gemm_12x32_avx512vnni", 32},
     {f32_gemm_1x16_avx512vnni, 1, "f32_gemm_1x16_avx512vnni"},
 };
 #endif

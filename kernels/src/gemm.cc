@@ -74,12 +74,13 @@ void Quantize(const QGemmConfig* cfg, int32_t qmax, size_t m, size_t k, const fl
   }
 }
 
-// Bias for panel p: 16 floats, copied when the panel is the short last one.
-const float* PanelBias(const float* bias, size_t n, size_t p, float* tmp) {
+// Bias for the nr (16 or 32) columns from n0: copied (zero-padded) when they are the short last
+// ones.
+constexpr size_t kMaxNr = 2 * kPanelN;
+const float* TileBias(const float* bias, size_t n, size_t n0, size_t nr, float* tmp) {
   if (!bias) return nullptr;
-  const size_t n0 = p * kPanelN;
-  if (n0 + kPanelN <= n) return bias + n0;
-  std::memset(tmp, 0, kPanelN * sizeof(float));
+  if (n0 + nr <= n) return bias + n0;
+  std::memset(tmp, 0, nr * sizeof(float));
   std::memcpy(tmp, bias + n0, (n - n0) * sizeof(float));
   return tmp;
 }
@@ -100,16 +101,19 @@ struct QGemmCtx {
   size_t acc_stride;
 };
 
-void QGemmTask(void* p, size_t i0, size_t panel, size_t mt, size_t /*pt*/) {
+// A task: rows [i0, i0 + mt) x the nr columns of column tile `tile` (nr = the micro-kernel's).
+// Which micro-kernel call computes an output depends only on (m, n), never on the thread count.
+void QGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   const auto* x = static_cast<const QGemmCtx*>(p);
   const auto& uk4 = x->m == 1 ? x->cfg->qb4w_1 : x->cfg->qb4w;
   const auto& uk8 = x->m == 1 ? x->cfg->qc8w_1 : x->cfg->qc8w;
   const size_t ukmr = x->int4 ? uk4.mr : uk8.mr;
-  const size_t n0 = panel * kPanelN;
-  const size_t nc = std::min(kPanelN, x->n - n0);
-  float bias_tmp[kPanelN];
-  QEpilogue ep{PanelBias(x->bias, x->n, panel, bias_tmp), nullptr, x->acc_stride};
-  const uint8_t* w = Panel(x->packed, x->hdr, panel);
+  const size_t nr = x->int4 ? UkernelNr(uk4) : UkernelNr(uk8);
+  const size_t n0 = tile * nr;
+  const size_t nc = std::min(nr, x->n - n0);
+  float bias_tmp[kMaxNr];
+  QEpilogue ep{TileBias(x->bias, x->n, n0, nr, bias_tmp), nullptr, x->acc_stride};
+  const uint8_t* w = Panel(x->packed, x->hdr, n0 / kPanelN);
   for (size_t i = i0; i < i0 + mt; i += ukmr) {
     const size_t mr = std::min(ukmr, i0 + mt - i);
     float* c = x->c ? x->c + i * x->ldc + n0 : nullptr;
@@ -128,9 +132,11 @@ void QGemmTask(void* p, size_t i0, size_t panel, size_t mt, size_t /*pt*/) {
 }
 
 void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
-  const size_t ukmr = ctx.int4 ? (ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w).mr
-                              : (ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w).mr;
-  const size_t panels = (ctx.n + kPanelN - 1) / kPanelN;
+  const auto& uk4 = ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w;
+  const auto& uk8 = ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w;
+  const size_t ukmr = ctx.int4 ? uk4.mr : uk8.mr;
+  const size_t nr = ctx.int4 ? UkernelNr(uk4) : UkernelNr(uk8);
+  const size_t panels = (ctx.n + nr - 1) / nr;  // column tiles
   const size_t mt = RowsPerTask(ukmr);
   if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
     for (size_t i = 0; i < ctx.m; i += mt)
@@ -220,14 +226,15 @@ struct SGemmCtx {
   size_t ldc;
 };
 
-void SGemmTask(void* p, size_t i0, size_t panel, size_t mt, size_t /*pt*/) {
+void SGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   const auto* x = static_cast<const SGemmCtx*>(p);
   const auto& uk = x->m == 1 ? x->cfg->gemm_1 : x->cfg->gemm;
-  const size_t n0 = panel * kPanelN;
-  const size_t nc = std::min(kPanelN, x->n - n0);
-  float bias_tmp[kPanelN];
-  const float* bias = PanelBias(x->bias, x->n, panel, bias_tmp);
-  const uint8_t* w = Panel(x->packed, x->hdr, panel);
+  const size_t nr = UkernelNr(uk);
+  const size_t n0 = tile * nr;
+  const size_t nc = std::min(nr, x->n - n0);
+  float bias_tmp[kMaxNr];
+  const float* bias = TileBias(x->bias, x->n, n0, nr, bias_tmp);
+  const uint8_t* w = Panel(x->packed, x->hdr, n0 / kPanelN);
   for (size_t i = i0; i < i0 + mt; i += uk.mr) {
     const size_t mr = std::min(uk.mr, i0 + mt - i);
     float* c = x->c + i * x->ldc + n0;
@@ -247,7 +254,7 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
   SGemmCtx ctx{cfg, m, n, k, a, lda, packed_w, h, bias, act, c, ldc};
   const auto& uk = m == 1 ? cfg->gemm_1 : cfg->gemm;
   const size_t mt = uk.mr * std::max<size_t>(1, 60 / uk.mr);
-  const size_t panels = (n + kPanelN - 1) / kPanelN;
+  const size_t panels = (n + UkernelNr(uk) - 1) / UkernelNr(uk);  // column tiles
   if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
     for (size_t i = 0; i < m; i += mt)
       for (size_t p = 0; p < panels; ++p) SGemmTask(&ctx, i, p, std::min(mt, m - i), 1);

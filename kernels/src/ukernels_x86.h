@@ -15,15 +15,15 @@
   void qd8_qb4w_gemm_4x16c8_avx2(EDGERT_QB4W_ARGS);                                             \
   void f32_gemm_6x16_avx2(EDGERT_F32_ARGS);                                                     \
   void f32_gemm_1x16_avx2(EDGERT_F32_ARGS);  \
-  void f32_gemm_10x16_avx512vnni(EDGERT_F32_ARGS);  \
   void f32_gemm_1x16_avx512vnni(EDGERT_F32_ARGS);                                                     \
   void qd8_qc8w_gemm_6x16c4_avxvnni(EDGERT_QC8W_ARGS);                                          \
   void qd8_qc8w_gemm_1x16c4_avxvnni(EDGERT_QC8W_ARGS);                                          \
   void qd8_qb4w_gemm_4x16c8_avxvnni(EDGERT_QB4W_ARGS);                                          \
   void qd8_qb4w_gemm_1x16c8_avxvnni(EDGERT_QB4W_ARGS);                                          \
-  void qd8_qc8w_gemm_8x16c4_avx512vnni(EDGERT_QC8W_ARGS);                                       \
+  void qd8_qc8w_gemm_12x32c4_avx512vnni(EDGERT_QC8W_ARGS);                                      \
+  void qd8_qb4w_gemm_8x32c8_avx512vnni(EDGERT_QB4W_ARGS);                                       \
+  void f32_gemm_12x32_avx512vnni(EDGERT_F32_ARGS);                                              \
   void qd8_qc8w_gemm_1x16c4_avx512vnni(EDGERT_QC8W_ARGS);                                       \
-  void qd8_qb4w_gemm_8x16c8_avx512vnni(EDGERT_QB4W_ARGS);                                       \
   void qd8_qb4w_gemm_1x16c8_avx512vnni(EDGERT_QB4W_ARGS);
 
 #define EDGERT_QC8W_ARGS                                                                        \

@@ -14,9 +14,9 @@ const QGemmConfig kAvxVnni = {
 };
 const QGemmConfig kAvx512Vnni = {
     Isa::kAvx512Vnni, QuantizeRowsRef, "f32_qd8_quantize_ref", 255,
-    {qd8_qc8w_gemm_8x16c4_avx512vnni, 8, "qd8_qc8w_gemm_8x16c4_avx512vnni[simde]"},
+    {qd8_qc8w_gemm_12x32c4_avx512vnni, 12, "qd8_qc8w_gemm_12x32c4_avx512vnni[simde]", 32},
     {qd8_qc8w_gemm_1x16c4_avx512vnni, 1, "qd8_qc8w_gemm_1x16c4_avx512vnni[simde]"}, 255,
-    {qd8_qb4w_gemm_8x16c8_avx512vnni, 8, "qd8_qb4w_gemm_8x16c8_avx512vnni[simde]"},
+    {qd8_qb4w_gemm_8x32c8_avx512vnni, 8, "qd8_qb4w_gemm_8x32c8_avx512vnni[simde]", 32},
     {qd8_qb4w_gemm_1x16c8_avx512vnni, 1, "qd8_qb4w_gemm_1x16c8_avx512vnni[simde]"},
 };
 }  // namespace

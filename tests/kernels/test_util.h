@@ -100,7 +100,7 @@ inline std::vector<float> RandomFloats(size_t n, std::mt19937& rng, float lo = -
 
 constexpr size_t kM[] = {1, 2, 3, 4, 7, 16, 33, 128};
 constexpr size_t kK[] = {1, 7, 31, 32, 33, 64, 100, 1023, 4096};
-constexpr size_t kN[] = {1, 3, 8, 15, 16, 17, 64, 1000};
+constexpr size_t kN[] = {1, 3, 8, 15, 16, 17, 48, 64, 1000};  // 48: a 32-column tile + 16
 constexpr int32_t kZeroPoints[] = {0, 1, 127, 128, 255};
 
 }  // namespace edgert::kernels::test

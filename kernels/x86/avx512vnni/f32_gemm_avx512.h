@@ -49,6 +49,50 @@ inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   }
 }
 
+// Two-panel tile (MR rows x 32 columns) for M > 1: each A broadcast feeds two FMAs. The
+// accumulation order of every output (k = 0, 1, ..., one chain) is the same with NP = 1 (used
+// when nc <= 16), so results do not depend on which tile an output falls in.
+template <int MR, int NP>
+inline void F32GemmZmmNp(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
+                         const void* panel, const float* bias, float* c, size_t ldc) {
+  const float* ar[MR];
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
+  const float* w = static_cast<const float*>(panel);
+  const size_t pf = 16 * k;  // floats per panel
+  __m512 acc[NP][MR];
+  EDGERT_UNROLL for (int j = 0; j < NP; ++j)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_ps();
+  for (size_t kk = 0; kk < k; ++kk) {
+    __m512 wv[NP];
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
+    w += 16;
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(ar[r][kk]);
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_fmadd_ps(b, wv[j], acc[j][r]);
+    }
+  }
+  EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+    const size_t ncj = j == 0 ? (nc < 16 ? nc : 16) : nc - 16;
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+      if (static_cast<size_t>(r) >= mr) continue;
+      __m512 y = acc[j][r];
+      if (bias) y = _mm512_add_ps(y, _mm512_loadu_ps(bias + 16 * j));
+      if (ncj == 16) {
+        _mm512_storeu_ps(c + r * ldc + 16 * j, y);
+      } else {
+        _mm512_mask_storeu_ps(c + r * ldc + 16 * j, static_cast<uint16_t>((1u << ncj) - 1), y);
+      }
+    }
+  }
+}
+
+template <int MR>
+inline void F32GemmZmm2(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
+                        const void* panel, const float* bias, float* c, size_t ldc) {
+  if (nc > 16) return F32GemmZmmNp<MR, 2>(mr, nc, k, a, lda, panel, bias, c, ldc);
+  return F32GemmZmmNp<MR, 1>(mr, nc, k, a, lda, panel, bias, c, ldc);
+}
+
 }  // namespace
 EDGERT_UKERNEL_NS_END
 }  // namespace edgert::kernels

@@ -168,6 +168,162 @@ inline void Qb4wGemmZmm(size_t mr, size_t nc, size_t k, size_t block, uint32_t f
   }
 }
 
+// ---- two-panel tiles (MR rows x 32 columns) for M > 1 ----
+// Each A broadcast feeds NP = 2 vpdpbusd (one per 16-column panel): half the broadcast loads per
+// multiply of the one-panel tile, and 2·MR independent accumulator chains (vpdpbusd has a
+// latency of ~5 cycles at 2 per cycle, so >= 10 chains are needed). With nc <= 16 only the first
+// panel is read (NP = 1 instantiation). The per-output arithmetic is that of the one-panel
+// kernels: int32 sums are exact, float operations are the same and in the same order.
+
+template <int MR, int NP>
+inline void Qc8wGemmZmmNp(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t a_stride,
+                          const QRowParams* rows, const void* panel, const QEpilogue* ep,
+                          float* c, size_t ldc) {
+  const uint8_t* ar[MR];
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+    ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
+  const size_t pb = Qc8wPanelBytes(k);
+  const uint8_t* w = static_cast<const uint8_t*>(panel) + 128;
+  __m512i acc[NP][MR];
+  EDGERT_UNROLL for (int j = 0; j < NP; ++j)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_si512();
+  const size_t k4 = (k + 3) / 4;
+  for (size_t s = 0; s < k4; ++s) {
+    __m512i wv[NP];
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
+    w += 64;
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+      const __m512i b = Bcast32Z(ar[r] + 4 * s);
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b, wv[j]);
+    }
+  }
+  EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+    const uint8_t* pj = static_cast<const uint8_t*>(panel) + j * pb;
+    const size_t ncj = j == 0 ? (nc < 16 ? nc : 16) : nc - 16;
+    const __m512i cs = _mm512_loadu_si512(pj + 64);
+    const __m512 sc = _mm512_loadu_ps(reinterpret_cast<const float*>(pj));
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+      if (static_cast<size_t>(r) >= mr) continue;
+      const __m512i v = _mm512_sub_epi32(acc[j][r], _mm512_mullo_epi32(_mm512_set1_epi32(rows[r].zero_point), cs));
+      if (ep->acc) {
+        _mm512_mask_storeu_epi32(ep->acc + r * ep->acc_stride + 16 * j, static_cast<uint16_t>((1u << ncj) - 1), v);
+        continue;
+      }
+      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(_mm512_set1_ps(rows[r].scale), sc));
+      if (ep->bias) y = _mm512_add_ps(y, _mm512_loadu_ps(ep->bias + 16 * j));
+      StoreRowZ(c + r * ldc + 16 * j, ncj, y);
+    }
+  }
+}
+
+template <int MR>
+inline void Qc8wGemmZmm2(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t a_stride,
+                         const QRowParams* rows, const void* panel, const QEpilogue* ep, float* c,
+                         size_t ldc) {
+  if (nc > 16) return Qc8wGemmZmmNp<MR, 2>(mr, nc, k, a, a_stride, rows, panel, ep, c, ldc);
+  return Qc8wGemmZmmNp<MR, 1>(mr, nc, k, a, a_stride, rows, panel, ep, c, ldc);
+}
+
+// qb4w: the low- and high-nibble products of a step go into one int32 accumulator per row and
+// panel (the block's dot product is an exact int32 sum either way); the float block sums y are
+// touched once per block.
+template <int MR, int NP, bool kF16, bool kAsym>
+inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const uint8_t* a,
+                           size_t a_stride, const QRowParams* rows, const void* panel,
+                           const QEpilogue* ep, float* c, size_t ldc) {
+  const uint8_t* ar[MR];
+  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+    ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
+  const size_t pb = Qb4wPanelBytes(k, block, kF16, kAsym);
+  const uint8_t* p = static_cast<const uint8_t*>(panel) + 64;
+  __m512 y[NP][MR];
+  EDGERT_UNROLL for (int j = 0; j < NP; ++j)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) y[j][r] = _mm512_setzero_ps();
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  for (size_t kb = 0; kb < k; kb += block) {
+    const size_t len = k - kb < block ? k - kb : block;
+    const size_t steps = (len + 7) / 8;
+    __m512 sc[NP];
+    __m512i zu[NP];
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+      const uint8_t* q = p + j * pb;
+      if (kF16) {
+        sc[j] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+        q += 32;
+      } else {
+        sc[j] = _mm512_loadu_ps(reinterpret_cast<const float*>(q));
+        q += 64;
+      }
+      if (kAsym) {
+        zu[j] = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))),
+                                   _mm512_set1_epi32(0x01010101));
+      } else {
+        zu[j] = _mm512_set1_epi8(8);
+      }
+    }
+    p += (kF16 ? 32 : 64) + (kAsym ? 16 : 0);
+    __m512i acc[NP][MR];
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j)
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_si512();
+    for (size_t s = 0; s < steps; ++s) {
+      __m512i wlo[NP], whi[NP];
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+        const __m512i wb = _mm512_loadu_si512(p + j * pb + s * 64);
+        wlo[j] = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu[j]);
+        whi[j] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu[j]);
+      }
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+        const uint8_t* ap = ar[r] + kb + 8 * s;
+        const __m512i b0 = Bcast32Z(ap), b1 = Bcast32Z(ap + 4);
+        EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+          acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b0, wlo[j]);
+          acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b1, whi[j]);
+        }
+      }
+    }
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j)
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+        y[j][r] = _mm512_fmadd_ps(sc[j], _mm512_cvtepi32_ps(acc[j][r]), y[j][r]);
+    p += steps * 64;
+  }
+  EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+    const uint8_t* pj = static_cast<const uint8_t*>(panel) + j * pb;
+    const size_t ncj = j == 0 ? (nc < 16 ? nc : 16) : nc - 16;
+    const __m512 wcorr = _mm512_loadu_ps(reinterpret_cast<const float*>(pj));
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+      if (static_cast<size_t>(r) >= mr) continue;
+      const __m512 zp = _mm512_set1_ps(static_cast<float>(rows[r].zero_point));
+      __m512 o = _mm512_mul_ps(_mm512_fnmadd_ps(zp, wcorr, y[j][r]), _mm512_set1_ps(rows[r].scale));
+      if (ep->bias) o = _mm512_add_ps(o, _mm512_loadu_ps(ep->bias + 16 * j));
+      StoreRowZ(c + r * ldc + 16 * j, ncj, o);
+    }
+  }
+}
+
+template <int MR, int NP>
+inline void Qb4wGemmZmmNp(size_t mr, size_t nc, size_t k, size_t block, uint32_t flags,
+                          const uint8_t* a, size_t a_stride, const QRowParams* rows,
+                          const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
+  switch (flags & (kQb4wScalesF16 | kQb4wAsym)) {
+    case 0:
+      return Qb4wGemmZmmNpT<MR, NP, false, false>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+    case kQb4wScalesF16:
+      return Qb4wGemmZmmNpT<MR, NP, true, false>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+    case kQb4wAsym:
+      return Qb4wGemmZmmNpT<MR, NP, false, true>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+    default:
+      return Qb4wGemmZmmNpT<MR, NP, true, true>(mr, nc, k, block, a, a_stride, rows, panel, ep, c, ldc);
+  }
+}
+
+template <int MR>
+inline void Qb4wGemmZmm2(size_t mr, size_t nc, size_t k, size_t block, uint32_t flags,
+                         const uint8_t* a, size_t a_stride, const QRowParams* rows,
+                         const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
+  if (nc > 16) return Qb4wGemmZmmNp<MR, 2>(mr, nc, k, block, flags, a, a_stride, rows, panel, ep, c, ldc);
+  return Qb4wGemmZmmNp<MR, 1>(mr, nc, k, block, flags, a, a_stride, rows, panel, ep, c, ldc);
+}
+
 }  // namespace
 EDGERT_UKERNEL_NS_END
 }  // namespace edgert::kernels

@@ -81,7 +81,7 @@ constexpr size_t F32PanelBytes(size_t k) { return 64 * k; }
 // All GEMM micro-kernels compute rows [0, mr) (mr <= MR) of A against one 16-column panel and
 // write columns [0, nc) (nc <= 16) of C. They read up to QRowStride(k) bytes of each A row.
 struct QEpilogue {
-  const float* bias;  // 16 floats for this panel (already offset), or null
+  const float* bias;  // nr (16 or 32) floats for these columns (already offset), or null
   // Test hook: if non-null, qc8w kernels store the zero-point-corrected int32 accumulators here
   // (row stride acc_stride) instead of the fp32 result.
   int32_t* acc;
@@ -102,7 +102,13 @@ struct UkernelEntry {
   Fn fn;
   size_t mr;
   const char* name;
+  // Columns per call: 16 (one panel; also when 0) or 32 (two consecutive panels, the second at
+  // panel + panel bytes; with nc <= 16 such a kernel reads only the first panel). With nr = 32,
+  // ep->bias points at 32 floats.
+  size_t nr = 0;
 };
+template <class Fn>
+constexpr size_t UkernelNr(const UkernelEntry<Fn>& e) { return e.nr ? e.nr : kPanelN; }
 
 // One table per op family, filled once per ISA.
 struct QGemmConfig {
