@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "../model.h"
+#include "edgert/kernels/conv.h"
 #include "edgert/kernels/gemm.h"
 #include "op.h"
 
@@ -332,7 +333,10 @@ struct ConvPlan {
   Geom g;
   int64_t n = 0, c = 0, m = 0, cg = 0, mg = 0, group = 1;
   bool depthwise = false;
-  size_t col_bytes = 0, tmp_bytes = 0, q_bytes = 0;
+  bool dw2d = false;  // depthwise with unit depth: kernels::DwConv2dF32
+  size_t dw_tasks = 1;
+  kernels::DwConv2dShape dws{};
+  size_t col_bytes = 0, tmp_bytes = 0, q_bytes = 0, dw_scratch_bytes = 0;
 };
 
 absl::StatusOr<ConvPlan> PlanConv(const OpContext& ctx) {
@@ -372,6 +376,28 @@ absl::StatusOr<ConvPlan> PlanConv(const OpContext& ctx) {
     }
   }
   p.depthwise = p.cg == 1;
+  if (p.depthwise && p.g.k[0] == 1 && p.g.in[0] == 1 && p.g.out[0] == 1) {
+    p.dw2d = true;
+    auto& d = p.dws;
+    d.in_h = static_cast<size_t>(p.g.in[1]);
+    d.in_w = static_cast<size_t>(p.g.in[2]);
+    d.out_h = static_cast<size_t>(p.g.out[1]);
+    d.out_w = static_cast<size_t>(p.g.out[2]);
+    d.k_h = static_cast<size_t>(p.g.k[1]);
+    d.k_w = static_cast<size_t>(p.g.k[2]);
+    d.stride_h = static_cast<size_t>(p.g.stride[1]);
+    d.stride_w = static_cast<size_t>(p.g.stride[2]);
+    d.dil_h = static_cast<size_t>(p.g.dil[1]);
+    d.dil_w = static_cast<size_t>(p.g.dil[2]);
+    d.pad_top = static_cast<size_t>(p.g.pb[1]);
+    d.pad_left = static_cast<size_t>(p.g.pb[2]);
+    // One task (and one scratch plane) per thread; channels split into contiguous ranges.
+    const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
+    const size_t planes = static_cast<size_t>(std::max<int64_t>(p.n * p.m, 1));
+    p.dw_tasks = std::min(threads, planes);
+    p.dw_scratch_bytes = kernels::DwConv2dScratchBytes(d);
+    p.q_bytes = p.dw_scratch_bytes * p.dw_tasks;
+  }
   const size_t os = static_cast<size_t>(p.g.out_size());
   const size_t kc = static_cast<size_t>(p.cg * p.g.k_size());
   if (w.dtype == DType::I8 && !p.depthwise) {
@@ -416,6 +442,38 @@ void DepthwiseOne(void* arg, size_t i) {
   kernels::ApplyActivation(t->act, yc, static_cast<size_t>(p.g.out_size()));
 }
 
+struct Dw2dTask {
+  const float* x;
+  const float* w;
+  const float* bias;
+  float* y;
+  const ConvPlan* p;
+  kernels::Activation act;
+  uint8_t* scratch;
+  size_t tile;
+};
+
+// Planes [start, start + count) of the n*m output planes; `start / tile` is the task's scratch.
+void Dw2dRange(void* arg, size_t start, size_t count) {
+  const auto* t = static_cast<const Dw2dTask*>(arg);
+  const ConvPlan& p = *t->p;
+  void* scratch = t->scratch + (start / t->tile) * p.dw_scratch_bytes;
+  const size_t m = static_cast<size_t>(p.m), mg = static_cast<size_t>(p.mg);
+  const size_t is = static_cast<size_t>(p.g.in_size()), os = static_cast<size_t>(p.g.out_size());
+  const size_t kk = static_cast<size_t>(p.g.k_size());
+  size_t i = start;
+  const size_t end = start + count;
+  while (i < end) {
+    const size_t n = i / m, oc = i % m;
+    // Within one batch item; with a channel multiplier (mg > 1) one output channel per call.
+    const size_t run = mg == 1 ? std::min(end - i, m - oc) : 1;
+    const size_t ic = oc / mg;
+    kernels::DwConv2dF32(p.dws, run, t->x + (n * static_cast<size_t>(p.c) + ic) * is, is, t->w + oc * kk,
+                         t->bias ? t->bias + oc : nullptr, t->act, t->y + i * os, os, scratch);
+    i += run;
+  }
+}
+
 absl::Status RunConv(OpContext& ctx) {
   ASSIGN_OR_RETURN(ConvPlan p, PlanConv(ctx));
   const auto* o = ctx.options<fb::ConvOptions>();
@@ -428,6 +486,14 @@ absl::Status RunConv(OpContext& ctx) {
   const int64_t os = p.g.out_size(), is = p.g.in_size();
   const int64_t kc = p.cg * p.g.k_size();
   if (ctx.out[0]->num_elements() == 0) return absl::OkStatus();
+  if (p.dw2d) {
+    const size_t planes = static_cast<size_t>(p.n * p.m);
+    const size_t tile = (planes + p.dw_tasks - 1) / p.dw_tasks;
+    Dw2dTask t{x, i8 ? st->dequant.data() : ctx.in[1]->as<float>(), bias, y, &p, act,
+               static_cast<uint8_t*>(ctx.workspace), tile};
+    pthreadpool_parallelize_1d_tile_1d(ctx.pool, Dw2dRange, &t, planes, tile, 0);
+    return absl::OkStatus();
+  }
   if (p.depthwise) {
     DepthwiseTask t{x, i8 ? st->dequant.data() : ctx.in[1]->as<float>(), bias, y, &p, act};
     pthreadpool_parallelize_1d(ctx.pool, DepthwiseOne, &t, static_cast<size_t>(p.n * p.m), 0);
