@@ -111,3 +111,67 @@ const char* DwConv2dKernelName() {
 }
 
 }  // namespace edgert::kernels
+
+namespace edgert::kernels {
+
+void DwConv2dNhwcF32Ref(const DwConv2dShape& s, size_t channels, const float* x, const float* w,
+                        const float* bias, Activation act, float* y, size_t oh_begin,
+                        size_t oh_end);
+
+namespace {
+
+DwConv2dNhwcUkernelFn NhwcUkernelFor(Isa isa) {
+#if defined(EDGERT_KERNELS_X86)
+  switch (isa) {
+    case Isa::kAvx2:
+    case Isa::kAvxVnni: return IsaBuilt(Isa::kAvx2) ? f32_dwconv2d_nhwc_avx2 : nullptr;
+    case Isa::kAvx512Vnni:
+      return IsaBuilt(Isa::kAvx512Vnni) ? f32_dwconv2d_nhwc_avx512vnni : nullptr;
+    default: return nullptr;
+  }
+#else
+  (void)isa;
+  return nullptr;
+#endif
+}
+
+void RunNhwc(DwConv2dNhwcUkernelFn uk, const DwConv2dShape& s, size_t channels, const float* x,
+             const float* w, const float* bias, Activation act, float* y, size_t oh0,
+             size_t oh1) {
+  if (channels == 0 || oh0 >= oh1 || s.out_w == 0) return;
+  const bool clamp = act == Activation::kRelu || act == Activation::kRelu6;
+  const float hi = act == Activation::kRelu6 ? 6.0f : std::numeric_limits<float>::infinity();
+  uk(s, channels, x, w, bias, clamp, 0.0f, hi, y, oh0, oh1);
+  if (!clamp && act != Activation::kNone) {
+    ApplyActivation(act, y + oh0 * s.out_w * channels, (oh1 - oh0) * s.out_w * channels);
+  }
+}
+
+}  // namespace
+
+void DwConv2dNhwcF32(const DwConv2dShape& s, size_t channels, const float* x, const float* w,
+                     const float* bias, Activation act, float* y, size_t oh_begin,
+                     size_t oh_end) {
+  DwConv2dNhwcUkernelFn uk = NhwcUkernelFor(CurrentF32GemmConfig()->isa);
+  if (uk == nullptr) {
+    DwConv2dNhwcF32Ref(s, channels, x, w, bias, act, y, oh_begin, oh_end);
+    return;
+  }
+  RunNhwc(uk, s, channels, x, w, bias, act, y, oh_begin, oh_end);
+}
+
+bool DwConv2dNhwcF32With(Isa isa, const DwConv2dShape& s, size_t channels, const float* x,
+                         const float* w, const float* bias, Activation act, float* y,
+                         size_t oh_begin, size_t oh_end) {
+  if (!IsaBuilt(isa) || !IsaSupportedByCpu(isa)) return false;
+  if (isa == Isa::kRef) {
+    DwConv2dNhwcF32Ref(s, channels, x, w, bias, act, y, oh_begin, oh_end);
+    return true;
+  }
+  DwConv2dNhwcUkernelFn uk = NhwcUkernelFor(isa);
+  if (uk == nullptr) return false;
+  RunNhwc(uk, s, channels, x, w, bias, act, y, oh_begin, oh_end);
+  return true;
+}
+
+}  // namespace edgert::kernels

@@ -20,3 +20,18 @@ void f32_dwconv2d_avx2(EDGERT_DWCONV_ARGS);
 void f32_dwconv2d_avx512vnni(EDGERT_DWCONV_ARGS);
 #endif
 }  // namespace edgert::kernels
+
+// Channels-last depthwise micro-kernels: output rows [oh0, oh1) of DwConv2dNhwcF32 (conv.h),
+// with bounds checks per tap (no padded copy); clamp as above.
+#define EDGERT_DWCONV_NHWC_ARGS                                                                 \
+  const DwConv2dShape &s, size_t channels, const float *x, const float *w, const float *bias,  \
+      bool clamp, float lo, float hi, float *y, size_t oh0, size_t oh1
+
+namespace edgert::kernels {
+struct DwConv2dShape;
+using DwConv2dNhwcUkernelFn = void (*)(EDGERT_DWCONV_NHWC_ARGS);
+#if defined(EDGERT_KERNELS_X86)
+void f32_dwconv2d_nhwc_avx2(EDGERT_DWCONV_NHWC_ARGS);
+void f32_dwconv2d_nhwc_avx512vnni(EDGERT_DWCONV_NHWC_ARGS);
+#endif
+}  // namespace edgert::kernels

@@ -65,6 +65,73 @@ void Check(Isa isa, const Case& t, std::mt19937& rng) {
   }
 }
 
+// Channels-last variant against the planar reference: x, w and y transposed; rows computed in
+// two calls ([0, h/2) and [h/2, h)) as the runtime splits them over threads.
+void CheckNhwc(Isa isa, const Case& t, std::mt19937& rng) {
+  DwConv2dShape s{};
+  s.in_h = t.ih;
+  s.in_w = t.iw;
+  s.k_h = t.kh;
+  s.k_w = t.kw;
+  s.stride_h = t.sh;
+  s.stride_w = t.sw;
+  s.dil_h = t.dh;
+  s.dil_w = t.dw;
+  s.pad_top = t.pt;
+  s.pad_left = t.pl;
+  s.out_h = OutDim(t.ih, t.kh, t.sh, t.dh, t.pt, t.pb);
+  s.out_w = OutDim(t.iw, t.kw, t.sw, t.dw, t.pl, t.pr);
+  std::uniform_real_distribution<float> u(-2.f, 2.f);
+  const size_t C = t.c, is = t.ih * t.iw, os = s.out_h * s.out_w, kk = t.kh * t.kw;
+  std::vector<float> x(C * is), w(C * kk), b(C), xh(C * is), wh(C * kk);
+  for (float& v : x) v = u(rng);
+  for (float& v : w) v = u(rng);
+  for (float& v : b) v = u(rng);
+  for (size_t c = 0; c < C; ++c) {
+    for (size_t i = 0; i < is; ++i) xh[i * C + c] = x[c * is + i];
+    for (size_t i = 0; i < kk; ++i) wh[i * C + c] = w[c * kk + i];
+  }
+  const float kSentinel = 12345.f;
+  std::vector<float> want(C * os), got(C * os + 7, kSentinel);
+  ASSERT_TRUE(DwConv2dF32With(Isa::kRef, s, C, x.data(), is, w.data(), b.data(), t.act, want.data(), os, nullptr));
+  const size_t half = s.out_h / 2;
+  ASSERT_TRUE(DwConv2dNhwcF32With(isa, s, C, xh.data(), wh.data(), b.data(), t.act, got.data(), 0, half));
+  ASSERT_TRUE(DwConv2dNhwcF32With(isa, s, C, xh.data(), wh.data(), b.data(), t.act, got.data(), half, s.out_h));
+  const float tol = 1e-5f * static_cast<float>(kk + 1) * 4.f;
+  for (size_t c = 0; c < C; ++c)
+    for (size_t i = 0; i < os; ++i)
+      ASSERT_NEAR(got[i * C + c], want[c * os + i], tol)
+          << "channel " << c << " of " << C << ", position " << i << " of " << s.out_h << "x" << s.out_w << " (k "
+          << t.kh << "x" << t.kw << " stride " << t.sh << "," << t.sw << " dil " << t.dh << "," << t.dw << " pad "
+          << t.pt << "," << t.pl << "," << t.pb << "," << t.pr << ")";
+  for (size_t i = C * os; i < got.size(); ++i) ASSERT_EQ(got[i], kSentinel) << "wrote past the output";
+}
+
+TEST_P(DwConvTest, NhwcMatchesReference) {
+  const Isa isa = GetParam();
+  if (!IsaBuilt(isa)) GTEST_SKIP() << IsaName(isa) << " is not built";
+  if (!IsaSupportedByCpu(isa)) GTEST_SKIP() << "this CPU cannot run " << IsaName(isa);
+  std::mt19937 rng(11);
+  const Activation acts[] = {Activation::kNone, Activation::kRelu, Activation::kRelu6, Activation::kSigmoid};
+  int n = 0;
+  for (size_t k : {1, 3, 5})
+    for (size_t stride : {1, 2})
+      for (size_t dil : {1, 2})
+        for (size_t size : {1, 7, 10})
+          for (size_t pad : {0, 1, 2})
+            for (size_t c : {1, 5, 8, 16, 37, 64, 70, 144}) {
+              if (size + 2 * pad < (k - 1) * dil + 1) continue;
+              Case t{c, size, size + 1, k, k, stride, stride, dil, dil, pad, pad, pad + 1, pad, acts[n++ % 4]};
+              ASSERT_NO_FATAL_FAILURE(CheckNhwc(isa, t, rng));
+            }
+  const Case extra[] = {
+      {96, 28, 28, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, Activation::kRelu6},
+      {33, 9, 31, 2, 4, 1, 2, 3, 1, 0, 3, 2, 0, Activation::kRelu},
+      {24, 40, 3, 7, 1, 2, 1, 1, 1, 3, 0, 3, 0, Activation::kTanh},
+  };
+  for (const Case& t : extra) ASSERT_NO_FATAL_FAILURE(CheckNhwc(isa, t, rng));
+}
+
 TEST_P(DwConvTest, MatchesReference) {
   const Isa isa = GetParam();
   if (!IsaBuilt(isa)) GTEST_SKIP() << IsaName(isa) << " is not built";

@@ -40,3 +40,17 @@ bool DwConv2dF32With(Isa isa, const DwConv2dShape& s, size_t channels, const flo
 const char* DwConv2dKernelName();
 
 }  // namespace edgert::kernels
+
+namespace edgert::kernels {
+
+// The same convolution in channels-last (NHWC) layout: x is [in_h][in_w][channels], y is
+// [out_h][out_w][channels], w is [k_h][k_w][channels] (tap-major, so a tap's weights for
+// consecutive channels are contiguous); bias may be null. Computes output rows [oh_begin, oh_end)
+// only (callers split rows over threads; rows are independent). Summation order as above.
+void DwConv2dNhwcF32(const DwConv2dShape& s, size_t channels, const float* x, const float* w,
+                     const float* bias, Activation act, float* y, size_t oh_begin, size_t oh_end);
+bool DwConv2dNhwcF32With(Isa isa, const DwConv2dShape& s, size_t channels, const float* x,
+                         const float* w, const float* bias, Activation act, float* y,
+                         size_t oh_begin, size_t oh_end);
+
+}  // namespace edgert::kernels
