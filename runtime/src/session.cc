@@ -237,6 +237,7 @@ absl::Status Session::Plan() {
       request_tensor.push_back(-(i + 1));
     }
   }
+  AssignChannelsLast();
   ArenaPlan plan = PlanArena(requests, 64);
   const uint64_t limit = options_.arena_limit_bytes;
   if (limit != 0 && plan.arena_bytes > limit) {
@@ -267,6 +268,70 @@ absl::Status Session::Plan() {
   }
   planned_ = true;
   return absl::OkStatus();
+}
+
+// Chooses the channels-last values: outputs of Convs that can write [N, H, W, C] whose every
+// consumer is a Conv that can read it (or a same-shape Add, which is layout-agnostic), never a
+// graph output. Depthwise Convs and Adds tie their inputs and output to one layout; a tie with
+// any member that cannot be channels-last makes all of them NCHW (iterated to a fixed point).
+void Session::AssignChannelsLast() {
+  const size_t nt = values_.size();
+  for (Value& v : values_) v.channels_last = false;
+  if (!options_.channels_last) return;
+  if (const char* env = std::getenv("EDGERT_CHANNELS_LAST"); env && std::strcmp(env, "0") == 0) return;
+  std::vector<char> cand(nt, 0);
+  std::vector<std::vector<int>> ties;
+  std::vector<ConvLayoutCaps> caps(contexts_.size());
+  auto is_add_tie = [&](const OpContext& ctx) {
+    if (ctx.op->type() != fb::OpType::ADD || ctx.in.size() != 2 || !ctx.in[0] || !ctx.in[1]) return false;
+    const Value& a = *ctx.in[0];
+    const Value& b = *ctx.in[1];
+    const Value& y = *ctx.out[0];
+    return a.dtype == DType::F32 && b.dtype == DType::F32 && y.dtype == DType::F32 && a.rank() == 4 &&
+           a.shape == b.shape && a.shape == y.shape;
+  };
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    if (folded_[i]) continue;
+    const OpContext& ctx = contexts_[i];
+    const int y = (*ctx.op->outputs())[0];
+    if (ctx.op->type() == fb::OpType::CONV) {
+      caps[i] = ConvChannelsLastCaps(ctx);
+      if (caps[i].out_ok && ctx.out[0]->rank() == 4) cand[static_cast<size_t>(y)] = 1;
+      if (caps[i].tied) ties.push_back({(*ctx.op->inputs())[0], y});
+    } else if (is_add_tie(ctx)) {
+      cand[static_cast<size_t>(y)] = 1;
+      ties.push_back({(*ctx.op->inputs())[0], (*ctx.op->inputs())[1], y});
+    }
+  }
+  for (int idx : model_.outputs()) cand[static_cast<size_t>(idx)] = 0;
+  for (size_t i = 0; i < contexts_.size(); ++i) {
+    if (folded_[i]) continue;
+    const OpContext& ctx = contexts_[i];
+    const bool add = is_add_tie(ctx);
+    const auto* ins = ctx.op->inputs();
+    if (!ins) continue;
+    for (unsigned k = 0; k < ins->size(); ++k) {
+      const int idx = ins->Get(k);
+      if (idx < 0) continue;
+      const bool ok = add || (ctx.op->type() == fb::OpType::CONV && k == 0 && caps[i].in_ok);
+      if (!ok) cand[static_cast<size_t>(idx)] = 0;
+    }
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const auto& t : ties) {
+      bool all = true;
+      for (int idx : t) all &= cand[static_cast<size_t>(idx)] != 0;
+      if (all) continue;
+      for (int idx : t) {
+        if (cand[static_cast<size_t>(idx)]) {
+          cand[static_cast<size_t>(idx)] = 0;
+          changed = true;
+        }
+      }
+    }
+  }
+  for (size_t t = 0; t < nt; ++t) values_[t].channels_last = cand[t] != 0;
 }
 
 absl::Status Session::Run() {

@@ -16,6 +16,9 @@ namespace edgert {
 struct SessionOptions {
   int num_threads = 0;          // 0 = one per core
   uint64_t arena_limit_bytes = 0;  // 0 = no limit beyond physical memory
+  // Keep activations channels-last between convolutions that support it (ops/op.h Value);
+  // false, or EDGERT_CHANNELS_LAST=0 in the environment, keeps every tensor NCHW.
+  bool channels_last = true;
 };
 
 class Session {
@@ -33,6 +36,12 @@ class Session {
   uint64_t arena_bytes() const { return arena_bytes_; }
   bool ran() const { return ran_; }
   int num_threads() const { return num_threads_; }
+  // Values the current plan keeps channels-last (tests).
+  size_t num_channels_last() const {
+    size_t n = 0;
+    for (const Value& v : values_) n += v.channels_last ? 1 : 0;
+    return n;
+  }
 
   // Guards a call against concurrent use of the same session.
   class Busy {
@@ -48,6 +57,7 @@ class Session {
  private:
   explicit Session(const Model& model) : model_(model) {}
   absl::Status Plan();
+  void AssignChannelsLast();
 
   const Model& model_;
   SessionOptions options_;

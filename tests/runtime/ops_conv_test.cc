@@ -164,6 +164,90 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{{1, 2, 4, 5, 6}, 3, {2, 3, 3}, 1, {1, 2, 1}, {}, {0, 1, 1, 1, 0, 1}}  // 3-D
         ));
 
+// An EfficientNet-like chain: 3x3/2 stem -> Relu6 -> depthwise 3x3 -> Relu6 -> two 1x1 convs
+// -> Add -> 1x1 -> graph output. The session keeps the inner tensors channels-last; the result
+// must match the all-NCHW plan (EDGERT_CHANNELS_LAST=0) to rounding, and be bitwise identical
+// across thread counts.
+int AddConv(ModelBuilder& b, const std::string& name, int x, bool i8, int64_t m, int64_t cg, int64_t k, int stride,
+            int group, fb::Activation act, Shape out_shape, uint32_t seed) {
+  const Shape ws = {m, cg, k, k};
+  const auto wf = Random(static_cast<size_t>(NumElementsUnchecked(ws)), seed, -0.5f, 0.5f);
+  int wi;
+  if (i8) {
+    const size_t per = wf.size() / static_cast<size_t>(m);
+    std::vector<int8_t> wq(wf.size());
+    std::vector<float> scales(static_cast<size_t>(m));
+    for (size_t o = 0; o < scales.size(); ++o) {
+      float mx = 0;
+      for (size_t i = 0; i < per; ++i) mx = std::max(mx, std::fabs(wf[o * per + i]));
+      scales[o] = mx / 127.f;
+      for (size_t i = 0; i < per; ++i) wq[o * per + i] = static_cast<int8_t>(std::lrint(wf[o * per + i] / scales[o]));
+    }
+    wi = b.Const(name + "_w", fb::DType::I8, Dims(ws), wq.data(), wq.size());
+    auto q = std::make_unique<fb::QuantizationT>();
+    q->scheme = fb::QuantScheme::PER_CHANNEL;
+    q->axis = 0;
+    q->scales = scales;
+    b.tensor(wi).quant = std::move(q);
+  } else {
+    wi = b.ConstF32(name + "_w", Dims(ws), wf);
+  }
+  const int bi = b.ConstF32(name + "_b", {m}, Random(static_cast<size_t>(m), seed + 100));
+  const int y = b.Tensor(name, fb::DType::F32, Dims(out_shape));
+  fb::ConvOptionsT o;
+  o.group = group;
+  o.strides = {stride, stride};
+  const int p = static_cast<int>(k / 2);
+  o.pads = {p, p, p, p};
+  o.fused_activation = act;
+  b.Op(fb::OpType::CONV, {x, wi, bi}, {y}, ModelBuilder::Opt(o));
+  return y;
+}
+
+class ConvChannelsLast : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ConvChannelsLast, ChainMatchesNchwAndIsDeterministic) {
+  const bool i8 = GetParam();
+  const auto relu6 = fb::Activation::RELU6, none = fb::Activation::NONE;
+  ModelBuilder b;
+  const int x = b.Input("x", fb::DType::F32, {1, 5, 19, 17});
+  const int s = AddConv(b, "stem", x, i8, 40, 5, 3, 2, 1, relu6, {1, 40, 10, 9}, 1);
+  const int e = AddConv(b, "expand", s, i8, 72, 40, 1, 1, 1, relu6, {1, 72, 10, 9}, 2);
+  const int d = AddConv(b, "dw", e, i8, 72, 1, 3, 1, 72, relu6, {1, 72, 10, 9}, 3);
+  const int p1 = AddConv(b, "proj1", d, i8, 24, 72, 1, 1, 1, none, {1, 24, 10, 9}, 4);
+  const int p2 = AddConv(b, "proj2", d, i8, 24, 72, 1, 1, 1, none, {1, 24, 10, 9}, 5);
+  const int sum = b.Tensor("sum", fb::DType::F32, {1, 24, 10, 9});
+  b.Op(fb::OpType::ADD, {p1, p2}, {sum});
+  const int d2 = AddConv(b, "dw2", sum, i8, 24, 1, 5, 2, 24, relu6, {1, 24, 5, 5}, 6);
+  const int out = AddConv(b, "head", d2, i8, 7, 24, 1, 1, 1, none, {1, 7, 5, 5}, 7);
+  b.Output(out);
+  const auto in = F32({1, 5, 19, 17}, Random(5 * 19 * 17, 9));
+  setenv("EDGERT_CHANNELS_LAST", "0", 1);
+  Runner nchw(b, 1);
+  ASSERT_TRUE(nchw.ok()) << nchw.error();
+  auto want = nchw.Run({in});
+  unsetenv("EDGERT_CHANNELS_LAST");
+  ASSERT_TRUE(want.ok()) << want.status();
+  EXPECT_EQ(nchw.session()->num_channels_last(), 0u);
+  std::vector<float> first;
+  for (int threads : {1, 2, 3}) {
+    Runner r(b, threads);
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto got = r.Run({in});
+    ASSERT_TRUE(got.ok()) << got.status();
+    // stem (I8 only: the F32 im2col path writes NCHW), expand, dw, proj1, proj2, sum, dw2; head
+    // is the graph output.
+    EXPECT_EQ(r.session()->num_channels_last(), i8 ? 7u : 6u);
+    EXPECT_EQ((*got)[0].shape, (*want)[0].shape);
+    EXPECT_THAT((*got)[0].f32(), Pointwise(FloatNear(1e-4f), (*want)[0].f32()));
+    if (first.empty()) first = (*got)[0].f32();
+    EXPECT_EQ((*got)[0].f32(), first) << "threads " << threads;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Weights, ConvChannelsLast, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "I8" : "F32"; });
+
 TEST(Conv, FusedRelu6) {
   ModelBuilder b;
   int x = b.Input("x", fb::DType::F32, {1, 1, 3, 3});

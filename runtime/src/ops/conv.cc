@@ -247,15 +247,27 @@ void DirectChannel(const float* __restrict x, const float* __restrict w, const G
 }
 
 // ---- Conv ----
+void FreeAligned(uint8_t* p) { std::free(p); }
+
 struct ConvState {
   bool i8 = false;
   int64_t m = 0, cg = 0, kk = 0;  // output channels, input channels per group, kernel elements
   int group = 1;
   std::vector<std::unique_ptr<uint8_t[], void (*)(uint8_t*)>> packed;  // per group (I8)
   std::vector<float> dequant;  // I8 weights as float (depthwise path)
+  // Channels-last paths: F32 1x1 group-1 weights packed for SGemmPacked (weights [M, C] are the
+  // GEMM's B, activations [positions, C] its A), and depthwise weights as [kh][kw][M].
+  std::unique_ptr<uint8_t[], void (*)(uint8_t*)> packed_f32{nullptr, FreeAligned};
+  std::vector<float> dw_hwc;
 };
 
-void FreeAligned(uint8_t* p) { std::free(p); }
+// Depthwise weights [M][k] -> [k][M] (DwConv2dNhwcF32's layout).
+std::vector<float> ToTapMajor(const float* w, size_t m, size_t kk) {
+  std::vector<float> r(m * kk);
+  for (size_t o = 0; o < m; ++o)
+    for (size_t i = 0; i < kk; ++i) r[i * m + o] = w[o * kk + i];
+  return r;
+}
 
 absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Operator& op) {
   const int wi = op.inputs()->Get(1);
@@ -263,7 +275,30 @@ absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Oper
   const TensorInfo& w = m.tensor(wi);
   if (w.dtype == DType::F32) {
     if (w.quant) return absl::InvalidArgumentError(absl::StrCat("f32 weight '", w.name, "' has quantization parameters"));
-    return std::shared_ptr<void>();  // used as is
+    // Constant 2-D weights: the channels-last layouts, made once (the NCHW paths use w as is).
+    if (op.type() != OpType::CONV || w.data == nullptr || w.dims.size() != 4) return std::shared_ptr<void>();
+    const auto* opts = op.options_as_ConvOptions();
+    const int group = opts ? opts->group() : 1;
+    const int64_t m = w.dims[0], cg = w.dims[1], kk = w.dims[2] * w.dims[3];
+    const float* wf = reinterpret_cast<const float*>(w.data);
+    auto st = std::make_shared<ConvState>();
+    st->m = m;
+    st->cg = cg;
+    st->kk = kk;
+    st->group = group;
+    if (group == 1 && kk == 1 && m > 0 && cg > 0) {
+      const size_t bytes = kernels::PackedF32wBytes(static_cast<size_t>(m), static_cast<size_t>(cg));
+      void* p = std::aligned_alloc(64, AlignUp(std::max<size_t>(bytes, 1), 64));
+      if (p == nullptr) return absl::ResourceExhaustedError("out of memory packing weights");
+      st->packed_f32.reset(static_cast<uint8_t*>(p));
+      kernels::PackF32w(static_cast<size_t>(m), static_cast<size_t>(cg), wf, p);
+      return std::shared_ptr<void>(st);
+    }
+    if (cg == 1 && group == m && m > 0) {
+      st->dw_hwc = ToTapMajor(wf, static_cast<size_t>(m), static_cast<size_t>(kk));
+      return std::shared_ptr<void>(st);
+    }
+    return std::shared_ptr<void>();
   }
   if (w.dtype != DType::I8) {
     return absl::InvalidArgumentError(absl::StrCat("weight '", w.name, "' has unsupported dtype ", DTypeName(w.dtype)));
@@ -312,6 +347,7 @@ absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Oper
     st->dequant.resize(mz * kc);
     for (size_t o = 0; o < mz; ++o)
       for (size_t i = 0; i < kc; ++i) st->dequant[o * kc + i] = static_cast<float>(wq[o * kc + i]) * scales[o];
+    if (group == st->m) st->dw_hwc = ToTapMajor(st->dequant.data(), mz, kc);
     return std::shared_ptr<void>(st);
   }
   if (kc > 65536) {
@@ -408,6 +444,11 @@ absl::StatusOr<ConvPlan> PlanConv(const OpContext& ctx) {
     p.q_bytes = AlignUp(kernels::QGemmWorkspaceBytes(os, kc, threads), 64);
   } else if (!p.depthwise && !p.g.pointwise()) {
     p.col_bytes = AlignUp(os * kc * 4, 64);
+  } else if (!p.depthwise && p.group == 1 && ctx.prepared != nullptr &&
+             static_cast<const ConvState*>(ctx.prepared)->packed_f32) {
+    // Channels-last paths: transposed input or output (whichever side is NCHW).
+    p.col_bytes = AlignUp(os * kc * 4, 64);
+    p.tmp_bytes = AlignUp(os * static_cast<size_t>(p.m) * 4, 64);
   }
   return p;
 }
@@ -474,6 +515,53 @@ void Dw2dRange(void* arg, size_t start, size_t count) {
   }
 }
 
+// Channels-last rows [start, start + count) of the n * out_h output rows.
+struct DwNhwcTask {
+  const float* x;
+  const float* w;
+  const float* bias;
+  float* y;
+  const ConvPlan* p;
+  kernels::Activation act;
+};
+
+void DwNhwcRange(void* arg, size_t start, size_t count) {
+  const auto* t = static_cast<const DwNhwcTask*>(arg);
+  const ConvPlan& p = *t->p;
+  const size_t oh_n = p.dws.out_h, c = static_cast<size_t>(p.c);
+  const size_t is = static_cast<size_t>(p.g.in_size()), os = static_cast<size_t>(p.g.out_size());
+  for (size_t r = start; r < start + count;) {
+    const size_t n = r / oh_n, oh = r % oh_n;
+    const size_t end = std::min(start + count - r, oh_n - oh) + oh;
+    kernels::DwConv2dNhwcF32(p.dws, c, t->x + n * is * c, t->w, t->bias, t->act, t->y + n * os * c, oh, end);
+    r += end - oh;
+  }
+}
+
+}  // namespace
+
+ConvLayoutCaps ConvChannelsLastCaps(const OpContext& ctx) {
+  ConvLayoutCaps caps;
+  if (ctx.op->type() != OpType::CONV || !ctx.has_input(1) || ctx.in[0]->rank() != 4) return caps;
+  absl::StatusOr<ConvPlan> pr = PlanConv(ctx);
+  if (!pr.ok()) return caps;
+  const ConvPlan& p = *pr;
+  const auto* st = static_cast<const ConvState*>(ctx.prepared);
+  if (st == nullptr) return caps;
+  const bool i8 = ctx.in[1]->dtype == DType::I8;
+  if (p.dw2d && p.m == p.c && !st->dw_hwc.empty()) {
+    caps.in_ok = caps.out_ok = caps.tied = true;
+  } else if (!p.depthwise && p.group == 1 && i8) {
+    caps.out_ok = true;
+    caps.in_ok = p.g.pointwise();
+  } else if (!p.depthwise && p.group == 1 && p.g.pointwise() && st->packed_f32) {
+    caps.in_ok = caps.out_ok = true;
+  }
+  return caps;
+}
+
+namespace {
+
 absl::Status RunConv(OpContext& ctx) {
   ASSIGN_OR_RETURN(ConvPlan p, PlanConv(ctx));
   const auto* o = ctx.options<fb::ConvOptions>();
@@ -486,6 +574,22 @@ absl::Status RunConv(OpContext& ctx) {
   const int64_t os = p.g.out_size(), is = p.g.in_size();
   const int64_t kc = p.cg * p.g.k_size();
   if (ctx.out[0]->num_elements() == 0) return absl::OkStatus();
+  const bool x_cl = ctx.in[0]->channels_last, y_cl = ctx.out[0]->channels_last;
+  if (x_cl || y_cl) {
+    // Layouts were chosen from ConvChannelsLastCaps; anything else is a planner bug.
+    const ConvLayoutCaps caps = ConvChannelsLastCaps(ctx);
+    if ((x_cl && !caps.in_ok) || (y_cl && !caps.out_ok) || (caps.tied && x_cl != y_cl)) {
+      return ctx.Error("internal: unsupported channels-last layout for this convolution");
+    }
+  }
+  if (p.dw2d && x_cl) {
+    const size_t rows = static_cast<size_t>(p.n) * p.dws.out_h;
+    const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
+    const size_t tile = std::max<size_t>(1, (rows + threads - 1) / threads);
+    DwNhwcTask t{x, st->dw_hwc.data(), bias, y, &p, act};
+    pthreadpool_parallelize_1d_tile_1d(ctx.pool, DwNhwcRange, &t, rows, tile, 0);
+    return absl::OkStatus();
+  }
   if (p.dw2d) {
     const size_t planes = static_cast<size_t>(p.n * p.m);
     const size_t tile = (planes + p.dw_tasks - 1) / p.dw_tasks;
@@ -508,19 +612,41 @@ absl::Status RunConv(OpContext& ctx) {
       for (int64_t g = 0; g < p.group; ++g) {
         const float* xg = x + (n * p.c + g * p.cg) * is;
         // Row-major im2col then a tiled transpose: far faster than scattering [positions, k].
-        float* colt = col;
-        if (p.g.pointwise()) {
-          Transpose2D(xg, kc, os, colt);
+        // Channels-last (group 1 only): the input is already the GEMM's [positions, C] A
+        // operand (pointwise) and/or the [positions, M] result is the output itself.
+        const float* a = col;
+        if (x_cl) {
+          a = x + n * p.c * is;
+        } else if (p.g.pointwise()) {
+          Transpose2D(xg, kc, os, col);
         } else {
           float* colk = reinterpret_cast<float*>(ws + p.col_bytes / 2);
           Im2Col(xg, p.cg, p.g, colk);
-          Transpose2D(colk, kc, os, colt);
+          Transpose2D(colk, kc, os, col);
         }
-        kernels::QGemmQc8w(static_cast<size_t>(os), static_cast<size_t>(p.mg), static_cast<size_t>(kc), col,
+        float* out = y_cl ? y + n * p.m * os : tmp;
+        kernels::QGemmQc8w(static_cast<size_t>(os), static_cast<size_t>(p.mg), static_cast<size_t>(kc), a,
                            static_cast<size_t>(kc), st->packed[static_cast<size_t>(g)].get(),
-                           bias ? bias + g * p.mg : nullptr, act, tmp, static_cast<size_t>(p.mg), qws, ctx.pool);
-        Transpose2D(tmp, os, p.mg, y + (n * p.m + g * p.mg) * os);
+                           bias ? bias + g * p.mg : nullptr, act, out, static_cast<size_t>(p.mg), qws, ctx.pool);
+        if (!y_cl) Transpose2D(tmp, os, p.mg, y + (n * p.m + g * p.mg) * os);
       }
+    }
+    return absl::OkStatus();
+  }
+  if (x_cl || y_cl) {
+    // F32 1x1, group 1, packed weights: [positions, C] x [M, C]^T with bias and activation fused.
+    float* tmp = reinterpret_cast<float*>(ws + p.col_bytes);
+    for (int64_t n = 0; n < p.n; ++n) {
+      const float* a = x + n * p.c * is;
+      if (!x_cl) {
+        Transpose2D(a, p.c, os, col);
+        a = col;
+      }
+      float* out = y_cl ? y + n * p.m * os : tmp;
+      kernels::SGemmPacked(static_cast<size_t>(os), static_cast<size_t>(p.m), static_cast<size_t>(p.c), a,
+                           static_cast<size_t>(p.c), st->packed_f32.get(), bias, act, out, static_cast<size_t>(p.m),
+                           ctx.pool);
+      if (!y_cl) Transpose2D(tmp, os, p.m, y + n * p.m * os);
     }
     return absl::OkStatus();
   }

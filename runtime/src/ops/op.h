@@ -26,6 +26,10 @@ struct Value {
   Shape shape;
   void* data = nullptr;
   bool known_at_plan = false;
+  // Runtime-internal layout, set by Session::Plan: a rank-4 [N, C, H, W] value stored as
+  // [N, H, W, C] between convolutions that support it (shape stays logical NCHW). Only Conv
+  // and same-shape Add ever see one (see ConvChannelsLastCaps, session.cc).
+  bool channels_last = false;
   template <typename T> T* as() const { return static_cast<T*>(data); }
   int64_t num_elements() const { return NumElementsUnchecked(shape); }
   int64_t bytes() const { return DTypeBytes(dtype, num_elements()); }
@@ -99,6 +103,12 @@ absl::Status ExpectDType(const OpContext& ctx, size_t input, DType want);
 absl::Status ExpectFloat(const OpContext& ctx, size_t input);
 // Scales of a verified quantized tensor as f32 (inline, or an f32/f16 buffer); linalg.cc.
 std::vector<float> ReadQuantScales(const Model& m, const fb::Quantization& q, size_t count);
+// Which layouts a planned Conv can take (conv.cc): in_ok = input 0 may be channels-last,
+// out_ok = output may be channels-last, tied = input and output must have the same layout.
+struct ConvLayoutCaps {
+  bool in_ok = false, out_ok = false, tied = false;
+};
+ConvLayoutCaps ConvChannelsLastCaps(const OpContext& ctx);
 // The kernels' activation for a fused fb::Activation; elementwise.cc.
 kernels::Activation ToKernelActivation(fb::Activation a);
 
