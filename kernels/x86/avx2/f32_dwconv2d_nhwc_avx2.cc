@@ -8,69 +8,97 @@
 namespace edgert::kernels {
 namespace {
 
-template <int U, bool kMasked>
+inline __m256i TailMask(size_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// P adjacent output columns (P = 2 only where every tap of both columns is inside the
+// input: no column checks) x U vectors of channels: P*U independent FMA chains, each tap's
+// weights loaded once for the P columns.
+template <int U, int P, bool kMasked>
 inline void Tile(const DwConv2dShape& s, size_t C, const float* x, const float* w,
-                 const float* bias, bool clamp, __m256 lo, __m256 hi, float* yp, size_t oh,
+                 const float* bias, bool clamp, __m256 lo, __m256 hi, float* y, size_t oh,
                  size_t ow, size_t c, __m256i m) {
-  __m256 acc[U];
+  __m256 acc[P][U];
 #pragma GCC unroll 4
   for (int u = 0; u < U; ++u) {
-    if (bias == nullptr) {
-      acc[u] = _mm256_setzero_ps();
-    } else if (kMasked) {
-      acc[u] = _mm256_maskload_ps(bias + c + 8 * u, m);
-    } else {
-      acc[u] = _mm256_loadu_ps(bias + c + 8 * u);
-    }
+    __m256 b = _mm256_setzero_ps();
+    if (bias != nullptr) b = kMasked ? _mm256_maskload_ps(bias + c + 8 * u, m) : _mm256_loadu_ps(bias + c + 8 * u);
+#pragma GCC unroll 2
+    for (int q = 0; q < P; ++q) acc[q][u] = b;
   }
   for (size_t kh = 0; kh < s.k_h; ++kh) {
     if (oh * s.stride_h + kh * s.dil_h < s.pad_top) continue;
     const size_t ih = oh * s.stride_h + kh * s.dil_h - s.pad_top;
     if (ih >= s.in_h) break;
     for (size_t kw = 0; kw < s.k_w; ++kw) {
-      if (ow * s.stride_w + kw * s.dil_w < s.pad_left) continue;
+      if (P == 1) {
+        if (ow * s.stride_w + kw * s.dil_w < s.pad_left) continue;
+        if (ow * s.stride_w + kw * s.dil_w - s.pad_left >= s.in_w) break;
+      }
       const size_t iw = ow * s.stride_w + kw * s.dil_w - s.pad_left;
-      if (iw >= s.in_w) break;
       const float* xp = x + (ih * s.in_w + iw) * C + c;
       const float* wp = w + (kh * s.k_w + kw) * C + c;
 #pragma GCC unroll 4
       for (int u = 0; u < U; ++u) {
-        if (kMasked) {
-          acc[u] = _mm256_fmadd_ps(_mm256_maskload_ps(wp + 8 * u, m), _mm256_maskload_ps(xp + 8 * u, m), acc[u]);
-        } else {
-          acc[u] = _mm256_fmadd_ps(_mm256_loadu_ps(wp + 8 * u), _mm256_loadu_ps(xp + 8 * u), acc[u]);
+        const __m256 wv = kMasked ? _mm256_maskload_ps(wp + 8 * u, m) : _mm256_loadu_ps(wp + 8 * u);
+#pragma GCC unroll 2
+        for (int q = 0; q < P; ++q) {
+          const float* xq = xp + q * s.stride_w * C + 8 * u;
+          acc[q][u] = _mm256_fmadd_ps(wv, kMasked ? _mm256_maskload_ps(xq, m) : _mm256_loadu_ps(xq), acc[q][u]);
         }
       }
     }
   }
+#pragma GCC unroll 2
+  for (int q = 0; q < P; ++q) {
+    float* yp = y + (oh * s.out_w + ow + q) * C + c;
 #pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) {
-    __m256 v = acc[u];
-    if (clamp) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-    if (kMasked) {
-      _mm256_maskstore_ps(yp + c + 8 * u, m, v);
-    } else {
-      _mm256_storeu_ps(yp + c + 8 * u, v);
+    for (int u = 0; u < U; ++u) {
+      __m256 v = acc[q][u];
+      if (clamp) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+      if (kMasked) {
+        _mm256_maskstore_ps(yp + 8 * u, m, v);
+      } else {
+        _mm256_storeu_ps(yp + 8 * u, v);
+      }
     }
   }
+}
+
+template <int P>
+inline void Channels(const DwConv2dShape& s, size_t C, const float* x, const float* w,
+                     const float* bias, bool clamp, __m256 lo, __m256 hi, float* y, size_t oh,
+                     size_t ow, __m256i all) {
+  size_t c = 0;
+  for (; c + 4 * 8 <= C; c += 4 * 8) Tile<4, P, false>(s, C, x, w, bias, clamp, lo, hi, y, oh, ow, c, all);
+  switch ((C - c) / 8) {
+    case 3: Tile<3, P, false>(s, C, x, w, bias, clamp, lo, hi, y, oh, ow, c, all); c += 3 * 8; break;
+    case 2: Tile<2, P, false>(s, C, x, w, bias, clamp, lo, hi, y, oh, ow, c, all); c += 2 * 8; break;
+    case 1: Tile<1, P, false>(s, C, x, w, bias, clamp, lo, hi, y, oh, ow, c, all); c += 8; break;
+    default: break;
+  }
+  if (c < C) Tile<1, P, true>(s, C, x, w, bias, clamp, lo, hi, y, oh, ow, c, TailMask(C - c));
 }
 
 }  // namespace
 
 void f32_dwconv2d_nhwc_avx2(EDGERT_DWCONV_NHWC_ARGS) {
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  const size_t C = channels;
   const __m256i all = _mm256_set1_epi32(-1);
+  // Interior columns [ow_lo, ow_hi): every kw tap inside [0, in_w).
+  const size_t ext = (s.k_w - 1) * s.dil_w, lim = s.in_w + s.pad_left;
+  const size_t ow_lo = (s.pad_left + s.stride_w - 1) / s.stride_w;
+  size_t ow_hi = lim > ext ? (lim - 1 - ext) / s.stride_w + 1 : 0;
+  if (ow_hi > s.out_w) ow_hi = s.out_w;
   for (size_t oh = oh0; oh < oh1; ++oh) {
-    for (size_t ow = 0; ow < s.out_w; ++ow) {
-      float* yp = y + (oh * s.out_w + ow) * C;
-      size_t c = 0;
-      for (; c + 32 <= C; c += 32) Tile<4, false>(s, C, x, w, bias, clamp, vlo, vhi, yp, oh, ow, c, all);
-      for (; c + 8 <= C; c += 8) Tile<1, false>(s, C, x, w, bias, clamp, vlo, vhi, yp, oh, ow, c, all);
-      if (c < C) {
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(C - c)),
-                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        Tile<1, true>(s, C, x, w, bias, clamp, vlo, vhi, yp, oh, ow, c, m);
+    for (size_t ow = 0; ow < s.out_w;) {
+      if (ow >= ow_lo && ow + 2 <= ow_hi) {
+        Channels<2>(s, channels, x, w, bias, clamp, vlo, vhi, y, oh, ow, all);
+        ow += 2;
+      } else {
+        Channels<1>(s, channels, x, w, bias, clamp, vlo, vhi, y, oh, ow, all);
+        ow += 1;
       }
     }
   }
