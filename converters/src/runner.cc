@@ -15,7 +15,8 @@ namespace edgert::converter {
 bool RuntimeAvailable() { return true; }
 
 absl::StatusOr<std::vector<std::vector<RunOutput>>> RunEfb(
-    const std::string& efb, const std::vector<std::vector<NpyArray>>& samples, Progress* progress) {
+    const std::string& efb, const std::vector<std::vector<NpyArray>>& samples, Progress* progress,
+    int threads) {
   edgert_model* model = nullptr;
   if (edgert_model_load_from_memory(efb.data(), efb.size(), &model) != EDGERT_OK) {
     return absl::InternalError(absl::StrCat("runtime refused the converted model: ", edgert_last_error()));
@@ -23,7 +24,7 @@ absl::StatusOr<std::vector<std::vector<RunOutput>>> RunEfb(
   edgert_session* session = nullptr;
   edgert_session_options so;
   edgert_session_options_init(&so);
-  so.num_threads = 0;
+  so.num_threads = threads;
   if (edgert_session_create(model, &so, &session) != EDGERT_OK) {
     std::string e = edgert_last_error();
     edgert_model_free(model);
@@ -77,7 +78,7 @@ absl::StatusOr<std::vector<std::vector<RunOutput>>> RunEfb(
 bool RuntimeAvailable() { return false; }
 
 absl::StatusOr<std::vector<std::vector<RunOutput>>> RunEfb(
-    const std::string&, const std::vector<std::vector<NpyArray>>&, Progress*) {
+    const std::string&, const std::vector<std::vector<NpyArray>>&, Progress*, int) {
   return absl::UnimplementedError(
       "this edgert_convert was built without the edgert runtime; calibration is unavailable");
 }

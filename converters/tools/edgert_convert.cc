@@ -22,6 +22,9 @@ const char kUsage[] =
     "  --calib-method minmax|percentile|entropy   (int8-static)\n"
     "  --percentile P           (default 99.99)\n"
     "  --max-error COS          mixed: minimum final-output cosine (default 0.995)\n"
+    "  --mixed-margin F         mixed: keep this fraction of the error budget in reserve (default 0.5)\n"
+    "  --sensitivity-samples N  mixed: samples per sensitivity run (default 4, 0 = all)\n"
+    "  --threads N              runtime threads for calibration runs (default 1, 0 = one per core)\n"
     "  --report FILE.json       also writes FILE.md\n"
     "  --no-progress            never draw progress bars\n";
 
@@ -95,6 +98,15 @@ int main(int argc, char** argv) {
     } else if (a == "--max-error") {
       const char* v = value("--max-error");
       if (!ParseDouble(v, &o.max_error)) bad("--max-error", v);
+    } else if (a == "--mixed-margin") {
+      const char* v = value("--mixed-margin");
+      if (!ParseDouble(v, &o.mixed_margin)) bad("--mixed-margin", v);
+    } else if (a == "--sensitivity-samples") {
+      const char* v = value("--sensitivity-samples");
+      if (!ParseInt(v, &o.sensitivity_samples) || o.sensitivity_samples < 0) bad("--sensitivity-samples", v);
+    } else if (a == "--threads") {
+      const char* v = value("--threads");
+      if (!ParseInt(v, &o.threads) || o.threads < 0) bad("--threads", v);
     } else if (a == "--report") {
       o.report_path = value("--report");
     } else if (a == "--no-progress") {

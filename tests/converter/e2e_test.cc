@@ -221,6 +221,102 @@ TEST(E2eGptq, BeatsRoundToNearestEndToEnd) {
 
 INSTANTIATE_TEST_SUITE_P(Models, E2e, ::testing::Values("mlp", "cnn", "attention"));
 
+Json ReadJson(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  absl::StatusOr<Json> j = ParseJson(ss.str());
+  EXPECT_TRUE(j.ok()) << path << ": " << j.status();
+  return j.ok() ? *j : Json{};
+}
+
+size_t FileSize(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  return f ? static_cast<size_t>(f.tellg()) : 0;
+}
+
+// Mixed precision on "deep" (make_e2e.py): four damped residual blocks whose INT4 errors hardly
+// reach the output, and an output projection that needs INT8. The search must find that mix:
+// smaller than INT8 everywhere, within the bound on the held-out test input, one cached
+// candidate per layer and precision plus a few verification runs.
+TEST(E2eMixed, SmallerThanInt8WithinBoundOnHeldOutInput) {
+  const char* model = "deep";
+  ConvertOptions o8;
+  o8.quant = "int8";
+  Outputs outs8;
+  CONVERT_AND_RUN(model, o8, outs8);
+  const size_t int8_bytes = FileSize(o8.output);
+
+  ConvertOptions o;
+  o.quant = "mixed";
+  o.max_error = 0.999;
+  o.calib_dir = DataDir() + "/" + model + "/calib";
+  o.report_path = TestPath("deep_mixed.json");
+  Outputs outs;
+  CONVERT_AND_RUN(model, o, outs);
+  const size_t mixed_bytes = FileSize(o.output);
+  EXPECT_LT(mixed_bytes, int8_bytes);
+  EXPECT_GE(Cos(outs.v[0], Expected(model, 0)), 0.999);  // held out: not a calibration sample
+
+  Json j = ReadJson(o.report_path);
+  ASSERT_EQ(j.kind, Json::kObject);
+  int int4 = 0, layers = 0;
+  for (const Json& l : j.Get("layers")->arr) {
+    ++layers;
+    std::string prec = l.Get("precision")->str;
+    int4 += prec == "int4";
+    if (l.Get("name")->str == "out_proj") {
+      EXPECT_NE(prec, "int4") << "the sensitive layer stayed INT4";
+    }
+    ASSERT_NE(l.Get("sensitivity_cosine"), nullptr);
+    EXPECT_GT(l.Get("sensitivity_cosine")->Get("int8")->num, l.Get("sensitivity_cosine")->Get("int4")->num - 1e-4);
+  }
+  EXPECT_EQ(layers, 9);
+  EXPECT_GE(int4, 4);
+  const Json* mixed = j.Get("mixed");
+  ASSERT_NE(mixed, nullptr);
+  EXPECT_EQ(mixed->Get("sensitivity_samples")->num, 4);
+  const double verifications = mixed->Get("verifications")->num;
+  EXPECT_GE(verifications, 1);
+  EXPECT_LE(verifications, 9);
+  EXPECT_EQ(mixed->Get("candidates")->num, 2 * 9 + verifications);  // no model built twice
+  EXPECT_GE(j.Get("final_output")->Get("worst_cosine")->num, 0.999);
+
+  // A stricter bound never gives a smaller model; all samples for sensitivity works too.
+  o.max_error = 0.99999;
+  o.sensitivity_samples = 0;
+  o.output = TestPath("deep_strict.efb");
+  ConvertSummary sum;
+  ASSERT_TRUE(Convert(o, &sum).ok());
+  EXPECT_GE(sum.output_bytes, mixed_bytes);
+  EXPECT_GE(sum.final_cosine, 0.99999);
+  EXPECT_EQ(ReadJson(o.report_path).Get("mixed")->Get("sensitivity_samples")->num, 16);
+}
+
+// Layers fixed by --overrides keep their precision; when they alone break the bound the
+// conversion fails with one line and writes nothing.
+TEST(E2eMixed, UnreachableBoundIsAnError) {
+  if (DataDir().empty()) GTEST_SKIP();
+  std::string ov = TestPath("overrides.json");
+  {
+    std::ofstream f(ov);
+    f << "{\"out_proj\": \"int4\"}";
+  }
+  ConvertOptions o;
+  o.input = DataDir() + "/deep/model.onnx";
+  o.output = TestPath("unreachable.efb");
+  o.quant = "mixed";
+  o.max_error = 0.9999;
+  o.overrides_path = ov;
+  o.calib_dir = DataDir() + "/deep/calib";
+  o.progress = false;
+  absl::Status st = Convert(o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("cannot be met"), std::string::npos) << st;
+  EXPECT_EQ(std::string(st.message()).find('\n'), std::string::npos) << st;
+  EXPECT_FALSE(testing::FileExists(o.output));
+}
+
 TEST(E2eQdq, ImportedModelMatchesOnnxRuntime) {
   ConvertOptions o;
   Outputs outs;

@@ -132,6 +132,28 @@ def attention(d):
     save(d, graph, {"x": lambda: f32(2, S, E)})
 
 
+def deep(d):
+    """Mixed precision test model: four residual blocks h += 0.1 * W_b tanh(W_a h) (their
+    quantization errors are damped ten times: INT4 is fine there) and an output projection that
+    sees the whole error (it needs INT8)."""
+    E, H, N = 64, 128, 32
+    nodes, inits, cur = [], [nh.from_array(np.array(0.1, np.float32), "damp")], "x"
+    for i in range(4):
+        wa, wb = f32(E, H, scale=1.0 / np.sqrt(E)), f32(H, E, scale=1.0 / np.sqrt(H))
+        inits += [nh.from_array(wa, "Wa%d" % i), nh.from_array(wb, "Wb%d" % i)]
+        nodes += [h.make_node("MatMul", [cur, "Wa%d" % i], ["u%d" % i], name="block%d_up" % i),
+                  h.make_node("Tanh", ["u%d" % i], ["t%d" % i], name="block%d_tanh" % i),
+                  h.make_node("MatMul", ["t%d" % i, "Wb%d" % i], ["v%d" % i], name="block%d_down" % i),
+                  h.make_node("Mul", ["v%d" % i, "damp"], ["s%d" % i], name="block%d_damp" % i),
+                  h.make_node("Add", [cur, "s%d" % i], ["h%d" % i], name="block%d_residual" % i)]
+        cur = "h%d" % i
+    inits.append(nh.from_array(f32(E, N, scale=1.0 / np.sqrt(E)), "Wout"))
+    nodes.append(h.make_node("MatMul", [cur, "Wout"], ["y"], name="out_proj"))
+    graph = h.make_graph(nodes, "deep", [h.make_tensor_value_info("x", T.FLOAT, ["batch", E])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["batch", N])], inits)
+    save(d, graph, {"x": lambda: f32(8, E)}, n_calib=16)
+
+
 def qdq(d):
     K, N = 32, 16
     Wq = rng.integers(-127, 128, size=(K, N), dtype=np.int8)
@@ -151,5 +173,5 @@ def qdq(d):
 
 if __name__ == "__main__":
     out = sys.argv[1]
-    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("qdq", qdq)]:
+    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("qdq", qdq), ("deep", deep)]:
         fn(os.path.join(out, name))

@@ -120,7 +120,9 @@ TEST(Quantize, Int4BlockLayoutAllBlockSizes) {
       }
       double err = 0, sig = 0;
       for (int n = 0; n < N; ++n) {
-        if (K % 2) EXPECT_EQ(static_cast<uint8_t>(q[n * rb + rb - 1]) >> 4, 0) << "row padding is zero";
+        if (K % 2) {
+          EXPECT_EQ(static_cast<uint8_t>(q[n * rb + rb - 1]) >> 4, 0) << "row padding is zero";
+        }
         for (int k = 0; k < K; ++k) {
           float s = scales[n * nb + k / block];
           float deq = s * (Nibble(q.substr(n * rb, rb), k) - zps[n * nb + k / block]);

@@ -24,6 +24,9 @@ struct ConvertOptions {
   std::string calib_method = "minmax";  // int8-static ranges: minmax | percentile | entropy
   double percentile = 99.99;
   double max_error = 0.995;         // mixed: minimum cosine of the final outputs vs FP32
+  double mixed_margin = 0.5;        // mixed: fraction of the error budget kept in reserve
+  int sensitivity_samples = 4;      // mixed: calibration samples per sensitivity run (0 = all)
+  int threads = 1;                  // runtime threads for calibration / error runs (0 = one per core)
   std::string report_path;          // FILE.json (+ FILE.md beside it)
   bool progress = true;             // progress bars when stderr is a terminal
   bool verbose = false;
