@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "test_util.h"
+#include "util.h"
 
 namespace edgert::converter {
 namespace {
@@ -122,6 +123,60 @@ TEST(Cli, CalibrationErrors) {
   EXPECT_NE(r.err.find("s0.npy: not a valid .npy file"), std::string::npos) << r.err;
   EXPECT_EQ(Lines(r.err), 1) << r.err;
   EXPECT_FALSE(testing::FileExists(out));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Long steps draw "label [####......] i/n ETA Ns" on stderr only when stderr is a terminal:
+// under a pseudo-terminal (script(1)) the bar appears; with stderr redirected to a file, or with
+// --no-progress, it does not.
+TEST(Cli, ProgressBarOnlyOnATerminal) {
+  if (std::system("command -v script > /dev/null 2>&1") != 0) GTEST_SKIP() << "script(1) (util-linux) not installed";
+  OnnxBuilder b;
+  b.Input("x", {2, 64}).Output("y");
+  b.Init("W", {64, 16}, testing::Randn(1024, 3));
+  b.Node("MatMul", {"x", "W"}, {"y"}, "fc");
+  std::string in = b.Save(TestPath("m.onnx")), out = TestPath("m.efb");
+  std::string calib = TestPath("calib");
+  mkdir(calib.c_str(), 0755);
+  for (int s = 0; s < 3; ++s) {
+    NpyArray a;
+    a.dtype = DType::kF32;
+    a.shape = {2, 64};
+    std::vector<float> v = testing::Randn(128, 10 + s);
+    a.data.assign(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+    ASSERT_TRUE(WriteNpy(calib + "/s" + std::to_string(s) + ".npy", a).ok());
+  }
+  const std::string args = in + " " + out + " --quant int8-static --calib " + calib;
+  auto under_pty = [&](const std::string& extra) {
+    // script copies everything written to the pseudo-terminal to its stdout; -e: child's status.
+    std::string tty = TestPath("tty.txt");
+    std::string cmd = "script -qec '" + std::string(EDGERT_CONVERT_BIN) + " " + args + extra + "' /dev/null > " +
+                      tty + " 2>&1 < /dev/null";
+    int rc = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << cmd << "\n" << ReadFile(tty);
+    return ReadFile(tty);
+  };
+  std::string tty = under_pty("");
+  EXPECT_NE(tty.find("calibrating ["), std::string::npos) << tty;
+  EXPECT_NE(tty.find("3/3 ETA"), std::string::npos) << tty;
+  EXPECT_NE(tty.find('\r'), std::string::npos) << "the bar redraws in place";
+  EXPECT_NE(tty.find("edgert_convert: wrote"), std::string::npos) << tty;
+
+  std::string quiet = under_pty(" --no-progress");
+  EXPECT_EQ(quiet.find("ETA"), std::string::npos) << quiet;
+  EXPECT_NE(quiet.find("edgert_convert: wrote"), std::string::npos) << quiet;
+
+  Result r = RunCli(args);  // stderr is a file
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("ETA"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 1) << r.err;
 }
 
 }  // namespace
