@@ -202,6 +202,54 @@ TEST(Ops, SoftmaxLongRows) {
   EXPECT_TRUE(std::isnan(got[2 * n + 9]));
 }
 
+// Softmax (contiguous rows and inner > 1), LogSoftmax and LayerNorm run over the session's thread
+// pool, split on rows: outputs must be bitwise identical for 1..5 threads.
+TEST(Ops, SoftmaxLayerNormBitwiseIdenticalAcrossThreadCounts) {
+  struct C {
+    fb::OpType t;
+    int axis;
+  };
+  std::vector<float> in(6 * 37 * 5);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = std::sin(0.37f * static_cast<float>(i)) * 7.f;
+  for (C c : {C{fb::OpType::SOFTMAX, -1}, C{fb::OpType::SOFTMAX, 1}, C{fb::OpType::LOG_SOFTMAX, -1},
+              C{fb::OpType::LAYER_NORM, -1}, C{fb::OpType::LAYER_NORM, 1}}) {
+    ModelBuilder b;
+    int x = b.Input("x", fb::DType::F32, {6, 37, 5});
+    int y = b.Tensor("y", fb::DType::F32, {6, 37, 5});
+    if (c.t == fb::OpType::LAYER_NORM) {
+      const size_t norm = c.axis == 1 ? 37 * 5 : 5;
+      std::vector<float> g(norm), be(norm);
+      for (size_t i = 0; i < norm; ++i) {
+        g[i] = 1.f + 0.01f * static_cast<float>(i);
+        be[i] = -0.5f + 0.02f * static_cast<float>(i);
+      }
+      const std::vector<D> gd = c.axis == 1 ? std::vector<D>{37, 5} : std::vector<D>{5};
+      int gi = b.ConstF32("g", gd, g);
+      int bi = b.ConstF32("b", gd, be);
+      fb::LayerNormOptionsT o;
+      o.axis = c.axis;
+      o.epsilon = 1e-5f;
+      b.Op(c.t, {x, gi, bi}, {y}, ModelBuilder::Opt(o));
+    } else {
+      fb::AxisOptionsT o;
+      o.axis = c.axis;
+      b.Op(c.t, {x}, {y}, ModelBuilder::Opt(o));
+    }
+    b.Output(y);
+    std::vector<float> first;
+    for (int threads = 1; threads <= 5; ++threads) {
+      Runner r(b, threads);
+      ASSERT_TRUE(r.ok()) << r.error();
+      auto out = r.Run({F32({6, 37, 5}, in)});
+      ASSERT_TRUE(out.ok()) << out.status();
+      const std::vector<float> got = (*out)[0].f32();
+      if (first.empty()) first = got;
+      ASSERT_EQ(std::memcmp(got.data(), first.data(), got.size() * 4), 0)
+          << OpTypeName(c.t) << " axis " << c.axis << ", " << threads << " threads";
+    }
+  }
+}
+
 TEST(Ops, LayerNorm) {
   ModelBuilder b;
   int x = b.Input("x", fb::DType::F32, {2, 4});

@@ -137,40 +137,52 @@ absl::Status InferSoftmax(OpContext& ctx) {
   return NormalizeAxis(ctx, ctx.options<fb::AxisOptions>()->axis(), ctx.in[0]->rank()).status();
 }
 
+struct SoftmaxTask {
+  const float* a;
+  float* y;
+  int64_t len, inner;
+  bool log;
+};
+
+// One outer index (all `inner` rows of it). Rows are independent and each is computed exactly as
+// on one thread, so results are bit-identical for every thread count.
+void SoftmaxOuter(void* arg, size_t oi) {
+  const auto* t = static_cast<const SoftmaxTask*>(arg);
+  const int64_t o = static_cast<int64_t>(oi), len = t->len, inner = t->inner;
+  const bool log = t->log;
+  for (int64_t in = 0; in < inner; ++in) {
+    const float* p = t->a + o * len * inner + in;
+    float* q = t->y + o * len * inner + in;
+    double sum = 0;
+    float mx = -INFINITY;
+    if (!log && inner == 1) {  // the common case (attention): contiguous, vectorized
+      mx = MaxRow(p, len);
+      sum = ExpRow(p, mx, q, len);
+    } else {
+      for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i * inner]);
+      for (int64_t i = 0; i < len; ++i) {
+        const float e = std::exp(p[i * inner] - mx);
+        if (!log) q[i * inner] = e;
+        sum += e;
+      }
+    }
+    if (log) {
+      const float ls = static_cast<float>(std::log(sum));
+      for (int64_t i = 0; i < len; ++i) q[i * inner] = p[i * inner] - mx - ls;
+    } else {
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t i = 0; i < len; ++i) q[i * inner] *= inv;
+    }
+  }
+}
+
 absl::Status RunSoftmax(OpContext& ctx) {
   const Value& x = *ctx.in[0];
   ASSIGN_OR_RETURN(int axis, NormalizeAxis(ctx, ctx.options<fb::AxisOptions>()->axis(), x.rank()));
-  const bool log = ctx.op->type() == fb::OpType::LOG_SOFTMAX;
   int64_t outer, len, inner;
   Split3(x.shape, axis, &outer, &len, &inner);
-  const float* a = x.as<float>();
-  float* y = ctx.out[0]->as<float>();
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t in = 0; in < inner; ++in) {
-      const float* p = a + o * len * inner + in;
-      float* q = y + o * len * inner + in;
-      double sum = 0;
-      float mx = -INFINITY;
-      if (!log && inner == 1) {  // the common case (attention): contiguous, vectorized
-        mx = MaxRow(p, len);
-        sum = ExpRow(p, mx, q, len);
-      } else {
-        for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i * inner]);
-        for (int64_t i = 0; i < len; ++i) {
-          const float e = std::exp(p[i * inner] - mx);
-          if (!log) q[i * inner] = e;
-          sum += e;
-        }
-      }
-      if (log) {
-        const float ls = static_cast<float>(std::log(sum));
-        for (int64_t i = 0; i < len; ++i) q[i * inner] = p[i * inner] - mx - ls;
-      } else {
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t i = 0; i < len; ++i) q[i * inner] *= inv;
-      }
-    }
-  }
+  SoftmaxTask t{x.as<float>(), ctx.out[0]->as<float>(), len, inner, ctx.op->type() == fb::OpType::LOG_SOFTMAX};
+  pthreadpool_parallelize_1d(ctx.pool, SoftmaxOuter, &t, static_cast<size_t>(outer), 0);
   return absl::OkStatus();
 }
 
@@ -191,6 +203,36 @@ absl::Status InferLayerNorm(OpContext& ctx) {
   return absl::OkStatus();
 }
 
+struct LayerNormTask {
+  const float* x;
+  float* y;
+  const float* g;
+  const float* b;
+  int64_t norm;
+  float eps;
+};
+
+void LayerNormRow(void* arg, size_t ri) {
+  const auto* t = static_cast<const LayerNormTask*>(arg);
+  const int64_t norm = t->norm, r = static_cast<int64_t>(ri);
+  const float* p = t->x + r * norm;
+  float* q = t->y + r * norm;
+  const float* g = t->g;
+  const float* b = t->b;
+  double mean = 0;
+  for (int64_t i = 0; i < norm; ++i) mean += p[i];
+  mean /= static_cast<double>(norm);
+  double var = 0;
+  for (int64_t i = 0; i < norm; ++i) {
+    const double d = p[i] - mean;
+    var += d * d;
+  }
+  var /= static_cast<double>(norm);
+  const float inv = static_cast<float>(1.0 / std::sqrt(var + t->eps));
+  const float m = static_cast<float>(mean);
+  for (int64_t i = 0; i < norm; ++i) q[i] = (p[i] - m) * inv * g[i] + (b ? b[i] : 0.f);
+}
+
 absl::Status RunLayerNorm(OpContext& ctx) {
   const Value& x = *ctx.in[0];
   const auto* o = ctx.options<fb::LayerNormOptions>();
@@ -200,23 +242,9 @@ absl::Status RunLayerNorm(OpContext& ctx) {
   const int64_t rows = norm == 0 ? 0 : x.num_elements() / norm;
   const float* g = ctx.in[1]->as<float>();
   const float* b = ctx.has_input(2) ? ctx.in[2]->as<float>() : nullptr;
-  const float eps = o->epsilon();
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* p = x.as<float>() + r * norm;
-    float* q = ctx.out[0]->as<float>() + r * norm;
-    double mean = 0;
-    for (int64_t i = 0; i < norm; ++i) mean += p[i];
-    mean /= static_cast<double>(norm);
-    double var = 0;
-    for (int64_t i = 0; i < norm; ++i) {
-      const double d = p[i] - mean;
-      var += d * d;
-    }
-    var /= static_cast<double>(norm);
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const float m = static_cast<float>(mean);
-    for (int64_t i = 0; i < norm; ++i) q[i] = (p[i] - m) * inv * g[i] + (b ? b[i] : 0.f);
-  }
+  LayerNormTask t{x.as<float>(), ctx.out[0]->as<float>(), g, b, norm, o->epsilon()};
+  // Rows are independent and computed as on one thread: bit-identical for every thread count.
+  pthreadpool_parallelize_1d(ctx.pool, LayerNormRow, &t, static_cast<size_t>(rows), 0);
   return absl::OkStatus();
 }
 
