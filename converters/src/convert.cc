@@ -85,7 +85,7 @@ struct Ctx {
   std::string calib_hash;
   std::vector<std::vector<RunOutput>> fp32_outputs;  // per sample: graph outputs then extras
   std::map<std::string, size_t> capture_index;       // tensor -> output index in fp32 run
-  int folded = 0, dead = 0;
+  int folded = 0, dead = 0, reinferred = 0;
   FusionStats fusion;
   double final_cos = -2, final_rel = -1, final_min_sample_cos = -2;
   size_t source_bytes = 0, weight_bytes_before = 0;
@@ -516,6 +516,7 @@ absl::Status WriteReport(const Ctx& c, const std::string& path, size_t out_bytes
   absl::StrAppend(&j, "  \"size_after_bytes\": ", out_bytes, ",\n");
   absl::StrAppend(&j, "  \"time_seconds\": ", Fmt(seconds), ",\n");
   absl::StrAppend(&j, "  \"passes\": {\"folded\": ", c.folded, ", \"dead_removed\": ", c.dead,
+                  ", \"shapes_reinferred\": ", c.reinferred,
                   ", \"fully_connected\": ", c.fusion.fully_connected, ", \"bias\": ", c.fusion.bias,
                   ", \"conv_bn\": ", c.fusion.conv_bn, ", \"activation\": ", c.fusion.activation,
                   ", \"layer_norm\": ", c.fusion.layer_norm, ", \"gelu\": ", c.fusion.gelu,
@@ -566,7 +567,8 @@ absl::Status WriteReport(const Ctx& c, const std::string& path, size_t out_bytes
                     " s), search ", c.mixed.verifications, " full runs (", Fmt(c.mixed.seconds_search), " s), ",
                     c.mixed.candidates, " candidate models in all\n");
   }
-  absl::StrAppend(&md, "- passes: ", c.folded, " nodes folded, ", c.dead, " dead nodes removed, fusions: ",
+  absl::StrAppend(&md, "- passes: ", c.folded, " nodes folded, ", c.dead, " dead nodes removed, ", c.reinferred,
+                  " shapes re-inferred, fusions: ",
                   c.fusion.fully_connected, " FullyConnected, ", c.fusion.bias, " bias, ", c.fusion.conv_bn, " Conv+BN, ",
                   c.fusion.activation, " activation, ", c.fusion.layer_norm, " LayerNorm, ", c.fusion.gelu, " GELU, ",
                   c.fusion.silu, " SiLU, ", c.fusion.qdq_weights, " QDQ weights\n\n");
@@ -857,13 +859,17 @@ absl::Status Convert(const ConvertOptions& o, ConvertSummary* summary) {
   st = Normalize(c.g);
   if (!st.ok()) return st;
   c.fusion.qdq_weights = FuseQdqWeights(c.g);
-  for (int round = 0; round < 4; ++round) {
+  // Folding makes shapes known (a folded Reshape target), and known shapes let more fold
+  // (Shape of a now static tensor): fold, remove dead code, infer shapes again, until stable.
+  for (int round = 0; round < 8; ++round) {
     absl::StatusOr<int> f = FoldConstants(c.g);
     if (!f.ok()) return f.status();
     int d = RemoveDeadCode(c.g);
+    int s = InferShapesAgain(c.g);
     c.folded += *f;
     c.dead += d;
-    if (*f == 0 && d == 0) break;
+    c.reinferred += s;
+    if (*f == 0 && d == 0 && s == 0) break;
   }
   absl::StatusOr<FusionStats> fs = Fuse(c.g);
   if (!fs.ok()) return fs.status();
@@ -871,6 +877,7 @@ absl::Status Convert(const ConvertOptions& o, ConvertSummary* summary) {
   c.fusion = *fs;
   c.fusion.qdq_weights = qdq;
   c.dead += RemoveDeadCode(c.g);
+  c.reinferred += InferShapesAgain(c.g);  // tensors the fusions introduced (Gemm -> MatMul + Add)
   // Lowering check before any long step: every node must map to an edgert op.
   {
     absl::StatusOr<Lowered> l = Lower(c.g);

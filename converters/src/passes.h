@@ -35,6 +35,10 @@ absl::Status Normalize(Graph& g);
 absl::StatusOr<int> FoldConstants(Graph& g);
 // Removes nodes whose outputs nobody reads. Returns the number removed.
 int RemoveDeadCode(Graph& g);
+// ONNX shape and type inference again over the live ai.onnx nodes (after folding / fusions):
+// fills unknown types and shapes and fixes dynamic dims that became known; never changes a
+// known dim and never fails. Returns the number of tensors that became more precise.
+int InferShapesAgain(Graph& g);
 
 struct FusionStats {
   int fully_connected = 0, bias = 0, conv_bn = 0, activation = 0, layer_norm = 0, gelu = 0,
