@@ -1,4 +1,5 @@
 // Elementwise binary (numpy broadcasting), unary, Clip, Cast, Where.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -76,24 +77,61 @@ T PyMod(T a, T b) {
 }
 
 template <typename T, typename O, typename F>
-void Binary(const Value& a, const Value& b, Value& out, F f) {
+struct BinaryRows {
+  const Value* a;
+  const Value* b;
+  Value* out;
+  F* f;
+  int64_t rows_per_task;
+  int64_t rows;
+};
+
+template <typename T, typename O, typename F>
+void BinaryRange(const Value& a, const Value& b, Value& out, F& f, int64_t row0, int64_t row1) {
   const T* pa = a.as<T>();
   const T* pb = b.as<T>();
   O* po = out.as<O>();
-  ForEachBroadcastRow<2>(out.shape, {&a.shape, &b.shape},
-                         [&](const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st, int64_t o, int64_t n) {
-                           const T* x = pa + off[0];
-                           const T* y = pb + off[1];
-                           O* z = po + o;
-                           if (st[0] == 1 && st[1] == 1) {
-                             for (int64_t i = 0; i < n; ++i) z[i] = f(x[i], y[i]);
-                           } else if (st[0] == 1 && st[1] == 0) {
-                             const T yv = *y;
-                             for (int64_t i = 0; i < n; ++i) z[i] = f(x[i], yv);
-                           } else {
-                             for (int64_t i = 0; i < n; ++i) z[i] = f(x[i * st[0]], y[i * st[1]]);
-                           }
-                         });
+  ForEachBroadcastRowRange<2>(out.shape, {&a.shape, &b.shape}, row0, row1,
+                              [&](const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st, int64_t o,
+                                  int64_t n) {
+                                const T* x = pa + off[0];
+                                const T* y = pb + off[1];
+                                O* z = po + o;
+                                if (st[0] == 1 && st[1] == 1) {
+                                  for (int64_t i = 0; i < n; ++i) z[i] = f(x[i], y[i]);
+                                } else if (st[0] == 1 && st[1] == 0) {
+                                  const T yv = *y;
+                                  for (int64_t i = 0; i < n; ++i) z[i] = f(x[i], yv);
+                                } else {
+                                  for (int64_t i = 0; i < n; ++i) z[i] = f(x[i * st[0]], y[i * st[1]]);
+                                }
+                              });
+}
+
+template <typename T, typename O, typename F>
+void BinaryTask(void* arg, size_t task) {
+  const auto* t = static_cast<const BinaryRows<T, O, F>*>(arg);
+  const int64_t r0 = static_cast<int64_t>(task) * t->rows_per_task;
+  BinaryRange<T, O, F>(*t->a, *t->b, *t->out, *t->f, r0, std::min(t->rows, r0 + t->rows_per_task));
+}
+
+// Rows of the output's innermost dim are split over the pool when there is enough work (each
+// element is computed the same way on any thread: bit-identical for every thread count).
+template <typename T, typename O, typename F>
+void Binary(const Value& a, const Value& b, Value& out, F f, pthreadpool_t pool = nullptr) {
+  const int64_t total = out.num_elements();
+  if (total == 0) return;
+  const int64_t inner = out.rank() == 0 ? 1 : out.shape.back();
+  const int64_t rows = inner == 0 ? 0 : total / inner;
+  const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+  constexpr int64_t kMinElementsPerTask = 16384;
+  const int64_t tasks = std::min<int64_t>({static_cast<int64_t>(threads), rows, total / kMinElementsPerTask});
+  if (tasks <= 1) {
+    BinaryRange<T, O, F>(a, b, out, f, 0, rows);
+    return;
+  }
+  BinaryRows<T, O, F> t{&a, &b, &out, &f, (rows + tasks - 1) / tasks, rows};
+  pthreadpool_parallelize_1d(pool, BinaryTask<T, O, F>, &t, static_cast<size_t>(tasks), 0);
 }
 
 template <typename T>
@@ -102,14 +140,14 @@ absl::Status RunArith(OpContext& ctx, OpType t) {
   const Value& b = *ctx.in[1];
   Value& o = *ctx.out[0];
   switch (t) {
-    case OpType::ADD: Binary<T, T>(a, b, o, [](T x, T y) { return x + y; }); break;
-    case OpType::SUB: Binary<T, T>(a, b, o, [](T x, T y) { return x - y; }); break;
-    case OpType::MUL: Binary<T, T>(a, b, o, [](T x, T y) { return x * y; }); break;
+    case OpType::ADD: Binary<T, T>(a, b, o, [](T x, T y) { return x + y; }, ctx.pool); break;
+    case OpType::SUB: Binary<T, T>(a, b, o, [](T x, T y) { return x - y; }, ctx.pool); break;
+    case OpType::MUL: Binary<T, T>(a, b, o, [](T x, T y) { return x * y; }, ctx.pool); break;
     case OpType::DIV:
       if constexpr (std::is_integral_v<T>) {
         Binary<T, T>(a, b, o, [](T x, T y) { return y == 0 ? T(0) : T(x / y); });
       } else {
-        Binary<T, T>(a, b, o, [](T x, T y) { return x / y; });
+        Binary<T, T>(a, b, o, [](T x, T y) { return x / y; }, ctx.pool);
       }
       break;
     case OpType::MAXIMUM: Binary<T, T>(a, b, o, [](T x, T y) { return (x != x) ? x : (x > y ? x : y); }); break;
