@@ -317,8 +317,54 @@ int FuseConvBatchNorm(Graph& g) {
   return count;
 }
 
+namespace {
+
+// Adds `Transpose(x, perm=[1, 0])` before node k (x is 2-D, Gemm's A or B) and returns its output.
+std::string InsertTranspose2D(Graph& g, size_t k, const std::string& x) {
+  const std::string name = g.Find(x) ? x : std::string("t");
+  std::string out = g.UniqueName(name + "/transposed");
+  Tensor& t = g.tensors[out];
+  t.name = out;
+  t.dtype = DType::kF32;
+  if (const Tensor* in = g.Find(x); in && in->shape_known && in->dims.size() == 2) {
+    t.shape_known = true;
+    t.dims = {in->dims[1], in->dims[0]};
+  }
+  Node tr;
+  tr.name = g.UniqueName(g.nodes[k].name + "/transpose");
+  tr.op = "Transpose";
+  tr.inputs = {x};
+  tr.outputs = {out};
+  tr.SetInts("perm", {1, 0});
+  g.nodes.insert(g.nodes.begin() + k, std::move(tr));
+  return out;
+}
+
+// Gemm's transA (always) and transB (when B is computed at run time) become explicit
+// Transposes, so that the rewrites below see transA = 0 and a run-time B with transB = 0.
+void ExplicitGemmTransposes(Graph& g) {
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    if (g.nodes[k].dead || !g.nodes[k].domain.empty() || g.nodes[k].op != "Gemm") continue;
+    if (g.nodes[k].Int("transA", 0) != 0) {
+      std::string a = InsertTranspose2D(g, k, g.nodes[k].In(0));
+      ++k;  // the Gemm moved one down
+      g.nodes[k].inputs[0] = a;
+      g.nodes[k].SetInt("transA", 0);
+    }
+    if (g.nodes[k].Int("transB", 0) != 0 && !g.IsConst(g.nodes[k].In(1))) {
+      std::string b = InsertTranspose2D(g, k, g.nodes[k].In(1));
+      ++k;
+      g.nodes[k].inputs[1] = b;
+      g.nodes[k].SetInt("transB", 0);
+    }
+  }
+}
+
+}  // namespace
+
 int FuseMatMulToFullyConnected(Graph& g) {
   int count = 0;
+  ExplicitGemmTransposes(g);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& n = g.nodes[k];
     if (n.dead || !n.domain.empty() || (n.op != "MatMul" && n.op != "Gemm")) continue;
@@ -367,28 +413,79 @@ int FuseMatMulToFullyConnected(Graph& g) {
     n = std::move(fc);
     ++count;
   }
-  // Gemm with a run-time B: MatMul (+ Add), when that is exact.
+  // Any other Gemm (run-time B, or an [M, N] C): MatMul, then Mul by alpha, then Add of
+  // beta * C (transposes are explicit by now).
   for (size_t k = 0; k < g.nodes.size(); ++k) {
-    Node& n = g.nodes[k];
-    if (n.dead || n.op != "Gemm" || !n.domain.empty()) continue;
-    if (n.Int("transA", 0) || n.Int("transB", 0) || n.Float("alpha", 1) != 1 || n.Float("beta", 1) != 1) continue;
-    std::string c = n.In(2);
-    std::string out = n.outputs[0];
-    n.op = "MatMul";
-    n.attrs.clear();
-    n.inputs.resize(2);
-    if (!c.empty()) {
-      std::string mid = g.UniqueName(out + "/matmul");
-      g.tensors[mid].name = mid;
-      g.tensors[mid].dtype = DType::kF32;
-      n.outputs[0] = mid;
-      Node add;
-      add.name = n.name + "/bias";
-      add.op = "Add";
-      add.inputs = {mid, c};
-      add.outputs = {out};
-      g.nodes.insert(g.nodes.begin() + k + 1, std::move(add));
+    if (g.nodes[k].dead || g.nodes[k].op != "Gemm" || !g.nodes[k].domain.empty()) continue;
+    if (g.nodes[k].Int("transA", 0) || g.nodes[k].Int("transB", 0)) continue;  // const B, transB: FC above
+    const float alpha = g.nodes[k].Float("alpha", 1), beta = g.nodes[k].Float("beta", 1);
+    std::string c = g.nodes[k].In(2);
+    const std::string out = g.nodes[k].outputs[0], name = g.nodes[k].name;
+    if (!c.empty() && beta == 0) c.clear();
+    if (!c.empty() && beta != 1) {
+      const Tensor* ct = g.Find(c);
+      if (ct && ct->is_const && ct->dtype == DType::kF32) {
+        std::vector<float> v = ToFloats(*ct);
+        for (float& x : v) x *= beta;
+        Tensor scaled = MakeF32(g.UniqueName(c + "/beta"), ct->Shape(), v);
+        c = scaled.name;
+        g.AddConst(std::move(scaled));
+      } else {
+        Tensor bt = MakeF32(g.UniqueName(name + "/beta"), {}, {beta});
+        std::string cs = g.UniqueName(c + "/scaled");
+        g.tensors[cs].name = cs;
+        g.tensors[cs].dtype = DType::kF32;
+        Node mul;
+        mul.name = name + "/beta";
+        mul.op = "Mul";
+        mul.inputs = {c, bt.name};
+        mul.outputs = {cs};
+        g.AddConst(std::move(bt));
+        g.nodes.insert(g.nodes.begin() + k, std::move(mul));
+        ++k;
+        c = cs;
+      }
     }
+    // The chain MatMul [-> Mul alpha] [-> Add C]; each step writes `out` if it is the last.
+    std::vector<Node> chain;
+    std::string cur;
+    auto step = [&](Node n, bool last) {
+      if (last) {
+        n.outputs = {out};
+      } else {
+        std::string mid = g.UniqueName(out + "/" + (n.op == "MatMul" ? "matmul" : "alpha"));
+        g.tensors[mid].name = mid;
+        g.tensors[mid].dtype = DType::kF32;
+        n.outputs = {mid};
+      }
+      cur = n.outputs[0];
+      chain.push_back(std::move(n));
+    };
+    Node mm;
+    mm.name = name;
+    mm.op = "MatMul";
+    mm.inputs = {g.nodes[k].In(0), g.nodes[k].In(1)};
+    step(std::move(mm), alpha == 1 && c.empty());
+    if (alpha != 1) {
+      Tensor at = MakeF32(g.UniqueName(name + "/alpha"), {}, {alpha});
+      Node mul;
+      mul.name = name + "/alpha";
+      mul.op = "Mul";
+      mul.inputs = {cur, at.name};
+      g.AddConst(std::move(at));
+      step(std::move(mul), c.empty());
+    }
+    if (!c.empty()) {
+      Node add;
+      add.name = name + "/bias";
+      add.op = "Add";
+      add.inputs = {cur, c};
+      step(std::move(add), true);
+    }
+    g.nodes[k] = std::move(chain[0]);
+    g.nodes.insert(g.nodes.begin() + k + 1, std::make_move_iterator(chain.begin() + 1),
+                   std::make_move_iterator(chain.end()));
+    k += chain.size() - 1;
   }
   g.Compact();
   return count;

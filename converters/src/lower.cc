@@ -345,7 +345,7 @@ class Lowerer {
       opt.equation = n.Str("equation", "");
       op->options.Set(std::move(opt));
     } else if (o == "Gemm") {
-      return Err(n, "Gemm is supported with a constant B, or with transA=0, transB=0, alpha=1, beta=1");
+      return Err(n, "Gemm with a constant B, transB=1 and a non-broadcast [M, N] C is not supported");
     } else if (o == "Size") {
       return Err(n, "Size of a dynamically shaped tensor is not supported");
     } else {

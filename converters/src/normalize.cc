@@ -75,6 +75,23 @@ absl::Status Normalize(Graph& g) {
       n.dead = true;
       continue;
     }
+    if (op == "LayerNormalization" && n.outputs.size() > 1) {
+      // Mean / InvStdDev (training outputs): dropped when nothing reads them; the LAYER_NORM
+      // op computes only Y.
+      for (size_t k = 1; k < n.outputs.size(); ++k) {
+        if (n.outputs[k].empty()) continue;
+        bool used = g.IsOutput(n.outputs[k]);
+        for (const Node& m : g.nodes) {
+          if (m.dead) continue;
+          for (const auto& i : m.inputs) if (i == n.outputs[k]) used = true;
+        }
+        if (used) {
+          return Err(g, n, absl::StrCat("the ", k == 1 ? "Mean" : "InvStdDev", " output '", n.outputs[k],
+                                        "' is not supported (it is read; only Y is computed)"));
+        }
+      }
+      n.outputs.resize(1);
+    }
     if ((op == "Squeeze" || op == "Unsqueeze") && n.Has("axes")) {
       n.inputs.resize(1);
       n.inputs.push_back(AddI64Input(g, n, "axes", n.Ints("axes")));

@@ -317,6 +317,18 @@ TEST(E2eMixed, UnreachableBoundIsAnError) {
   EXPECT_FALSE(testing::FileExists(o.output));
 }
 
+// Gemm with transA=1, a run-time B (transB=1), alpha, beta and a run-time C; Gemm with a constant
+// B and transA=1; LayerNormalization with unused Mean / InvStdDev outputs.
+TEST(E2eGemmLayerNorm, FormerlyRefusedCasesMatchOnnxRuntime) {
+  ConvertOptions o;
+  Outputs outs;
+  CONVERT_AND_RUN("gemm_ln", o, outs);
+  std::vector<float> ref = Expected("gemm_ln", 0);
+  ASSERT_EQ(outs.v.size(), 1u);
+  ASSERT_EQ(outs.v[0].size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(outs.v[0][i], ref[i], 1e-5 * std::max(1.0f, std::fabs(ref[i]))) << i;
+}
+
 TEST(E2eQdq, ImportedModelMatchesOnnxRuntime) {
   ConvertOptions o;
   Outputs outs;

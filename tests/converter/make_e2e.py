@@ -154,6 +154,26 @@ def deep(d):
     save(d, graph, {"x": lambda: f32(8, E)}, n_calib=16)
 
 
+def gemm_ln(d):
+    """Gemm forms that lower to Transpose/MatMul/Mul/Add (transA=1, run-time B with transB=1,
+    alpha/beta, run-time [M, N] C; constant B with transA=1) and a LayerNormalization whose
+    Mean / InvStdDev outputs nobody reads."""
+    M, K, N = 3, 5, 4
+    g, be, Wc = f32(N, scale=0.2) + 1, f32(N, scale=0.1), f32(K, N, scale=0.5)
+    nodes = [
+        h.make_node("Gemm", ["a", "b", "c"], ["g1"], transA=1, transB=1, alpha=0.7, beta=1.3, name="gemm_runtime"),
+        h.make_node("Gemm", ["a", "Wc"], ["g2"], transA=1, name="gemm_const"),
+        h.make_node("Add", ["g1", "g2"], ["s"], name="sum"),
+        h.make_node("LayerNormalization", ["s", "g", "be"], ["y", "mean", "inv_std"], axis=-1, epsilon=1e-5, name="ln"),
+    ]
+    inits = [nh.from_array(v, n) for n, v in [("g", g), ("be", be), ("Wc", Wc)]]
+    graph = h.make_graph(nodes, "gemm_ln",
+                         [h.make_tensor_value_info("a", T.FLOAT, [K, M]), h.make_tensor_value_info("b", T.FLOAT, [N, K]),
+                          h.make_tensor_value_info("c", T.FLOAT, [M, N])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [M, N])], inits)
+    save(d, graph, {"a": lambda: f32(K, M), "b": lambda: f32(N, K), "c": lambda: f32(M, N)}, n_calib=2)
+
+
 def qdq(d):
     K, N = 32, 16
     Wq = rng.integers(-127, 128, size=(K, N), dtype=np.int8)
@@ -173,5 +193,5 @@ def qdq(d):
 
 if __name__ == "__main__":
     out = sys.argv[1]
-    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("qdq", qdq), ("deep", deep)]:
+    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("qdq", qdq), ("deep", deep), ("gemm_ln", gemm_ln)]:
         fn(os.path.join(out, name))
