@@ -125,6 +125,23 @@ TEST(Cli, CalibrationErrors) {
   EXPECT_FALSE(testing::FileExists(out));
 }
 
+// The mixed-precision and runtime options: bad values are one line, non-zero, no file.
+TEST(Cli, BadMixedOptions) {
+  OnnxBuilder b;
+  b.Input("x", {1, 4}).Output("y");
+  b.Init("W", {4, 4}, testing::Randn(16, 1));
+  b.Node("MatMul", {"x", "W"}, {"y"}, "fc");
+  std::string in = b.Save(TestPath("m.onnx")), out = TestPath("m.efb");
+  for (const char* opt : {"--mixed-margin 1", "--mixed-margin -0.1", "--mixed-margin x",
+                                 "--sensitivity-samples -1", "--sensitivity-samples 2x", "--threads -1",
+                                 "--threads 5000", "--max-error 1.5", "--quant mixed"}) {
+    Result r = RunCli(in + " " + out + " " + opt);
+    EXPECT_NE(r.code, 0) << opt;
+    EXPECT_EQ(Lines(r.err), 1) << opt << ": " << r.err;
+    EXPECT_FALSE(testing::FileExists(out)) << opt;
+  }
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;
