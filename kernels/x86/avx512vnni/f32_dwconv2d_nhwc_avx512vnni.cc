@@ -24,8 +24,8 @@ inline __m512 LoadTail(__mmask16 m, const float* p) {
 
 inline __mmask16 TailMask(size_t n) { return static_cast<__mmask16>((1u << n) - 1); }
 
-// P adjacent output columns (P = 2 only where every tap of both columns is inside the
-// input: no column checks) x U vectors of channels: P*U independent FMA chains, each tap's
+// P adjacent output columns (P = 2 or 4 only where every tap of both columns is inside the
+// input: no column checks) x U vectors of channels: P*U independent FMA chains (up to 16 + 4 weight registers of the 32), each tap's
 // weights loaded once for the P columns.
 template <int U, int P, bool kMasked>
 inline void Tile(const DwConv2dShape& s, size_t C, const float* x, const float* w,
@@ -36,7 +36,7 @@ inline void Tile(const DwConv2dShape& s, size_t C, const float* x, const float* 
   for (int u = 0; u < U; ++u) {
     __m512 b = _mm512_setzero_ps();
     if (bias != nullptr) b = kMasked ? LoadTail(m, bias + c + 16 * u) : _mm512_loadu_ps(bias + c + 16 * u);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int q = 0; q < P; ++q) acc[q][u] = b;
   }
   for (size_t kh = 0; kh < s.k_h; ++kh) {
@@ -54,7 +54,7 @@ inline void Tile(const DwConv2dShape& s, size_t C, const float* x, const float* 
 #pragma GCC unroll 4
       for (int u = 0; u < U; ++u) {
         const __m512 wv = kMasked ? LoadTail(m, wp + 16 * u) : _mm512_loadu_ps(wp + 16 * u);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int q = 0; q < P; ++q) {
           const float* xq = xp + q * s.stride_w * C + 16 * u;
           acc[q][u] = _mm512_fmadd_ps(wv, kMasked ? LoadTail(m, xq) : _mm512_loadu_ps(xq), acc[q][u]);
@@ -62,7 +62,7 @@ inline void Tile(const DwConv2dShape& s, size_t C, const float* x, const float* 
       }
     }
   }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
   for (int q = 0; q < P; ++q) {
     float* yp = y + (oh * s.out_w + ow + q) * C + c;
 #pragma GCC unroll 4
@@ -105,7 +105,10 @@ void f32_dwconv2d_nhwc_avx512vnni(EDGERT_DWCONV_NHWC_ARGS) {
   if (ow_hi > s.out_w) ow_hi = s.out_w;
   for (size_t oh = oh0; oh < oh1; ++oh) {
     for (size_t ow = 0; ow < s.out_w;) {
-      if (ow >= ow_lo && ow + 2 <= ow_hi) {
+      if (ow >= ow_lo && ow + 4 <= ow_hi) {
+        Channels<4>(s, channels, x, w, bias, clamp, vlo, vhi, y, oh, ow, all);
+        ow += 4;
+      } else if (ow >= ow_lo && ow + 2 <= ow_hi) {
         Channels<2>(s, channels, x, w, bias, clamp, vlo, vhi, y, oh, ow, all);
         ow += 2;
       } else {
