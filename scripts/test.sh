@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, Release build + all tests, then the sanitizer builds:
-# AddressSanitizer + UndefinedBehaviorSanitizer (runtime, CLI, kernel and fuzz-regression tests),
+# AddressSanitizer + UndefinedBehaviorSanitizer (every test again, converter and real models included),
 # ThreadSanitizer (the concurrency/determinism tests), and each libFuzzer target for 60 s
 # (scripts/fuzz.sh, ASan + UBSan, converter included). Prints the time of each phase.
 # Usage: scripts/test.sh [--no-sanitize]      Env: EDGERT_JOBS, FUZZ_SECONDS (default 60)
@@ -42,7 +42,7 @@ if [ "${1:-}" != "--no-sanitize" ]; then
   # RelWithDebInfo (-O2 -g): at -O0 the kernel sweeps under ASan take 15x longer (the int4 sweep
   # alone ~230 s per variant) and would not fit CI's time budget.
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGERT_SANITIZE=ON \
-        -DEDGERT_BUILD_CONVERTER=OFF -DEDGERT_BUILD_BENCH=OFF >/dev/null
+        -DEDGERT_BUILD_CONVERTER=ON -DEDGERT_BUILD_BENCH=OFF >/dev/null
   ninja -C build-asan -j"$jobs"
   phase "Tests (ASan + UBSan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -137,8 +137,7 @@ absl::Status TensorFromProto(const onnx::TensorProto& p, const std::string& base
     if (offset > fsize || length > fsize - offset) {
       return absl::OutOfRangeError(absl::StrCat(
           label, ": constant '", p.name(), "': external data file '", file, "' has ", fsize,
-          " bytes, expected at least ", offset + length, " (offset ", offset, " + length ",
-          length, ")"));
+          " bytes, too few for offset ", offset, " + length ", length));
     }
     t->data.resize(static_cast<size_t>(length));
     f.seekg(offset);
