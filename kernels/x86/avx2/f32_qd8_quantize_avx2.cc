@@ -24,20 +24,30 @@ void f32_qd8_quantize_avx2(size_t m, size_t k, const float* a, size_t lda, int32
       vmn1 = _mm256_min_ps(x1, vmn1);
       vmx1 = _mm256_max_ps(x1, vmx1);
     }
+    // Tails: 8 at a time, then a masked load whose zero lanes cannot change min/max (both
+    // start at 0). Rows are short in convolutions (16-320 channels), so tails matter.
+    for (; j + 8 <= k; j += 8) {
+      const __m256 x0 = _mm256_loadu_ps(x + j);
+      vmn0 = _mm256_min_ps(x0, vmn0);
+      vmx0 = _mm256_max_ps(x0, vmx0);
+    }
+    if (j < k) {
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k - j)), lane);
+      const __m256 x0 = _mm256_maskload_ps(x + j, mask);
+      vmn1 = _mm256_min_ps(x0, vmn1);
+      vmx1 = _mm256_max_ps(x0, vmx1);
+    }
     vmn0 = _mm256_min_ps(vmn0, vmn1);
     vmx0 = _mm256_max_ps(vmx0, vmx1);
-    float tmn[8], tmx[8];
-    _mm256_storeu_ps(tmn, vmn0);
-    _mm256_storeu_ps(tmx, vmx0);
-    float mn = 0.0f, mx = 0.0f;
-    for (int t = 0; t < 8; ++t) {
-      mn = tmn[t] < mn ? tmn[t] : mn;
-      mx = tmx[t] > mx ? tmx[t] : mx;
-    }
-    for (; j < k; ++j) {
-      mn = x[j] < mn ? x[j] : mn;
-      mx = x[j] > mx ? x[j] : mx;
-    }
+    // Horizontal min/max in registers (exact in any order; NaN lanes were never taken).
+    __m128 hmn = _mm_min_ps(_mm256_castps256_ps128(vmn0), _mm256_extractf128_ps(vmn0, 1));
+    __m128 hmx = _mm_max_ps(_mm256_castps256_ps128(vmx0), _mm256_extractf128_ps(vmx0, 1));
+    hmn = _mm_min_ps(hmn, _mm_movehl_ps(hmn, hmn));
+    hmx = _mm_max_ps(hmx, _mm_movehl_ps(hmx, hmx));
+    hmn = _mm_min_ss(hmn, _mm_shuffle_ps(hmn, hmn, 1));
+    hmx = _mm_max_ss(hmx, _mm_shuffle_ps(hmx, hmx, 1));
+    const float mn = _mm_cvtss_f32(hmn), mx = _mm_cvtss_f32(hmx);
     float inv;
     ComputeQRowParams(mn, mx, qmax, &params[i], &inv);
     const int32_t zp = params[i].zero_point;
@@ -58,6 +68,13 @@ void f32_qd8_quantize_avx2(size_t m, size_t k, const float* a, size_t lda, int32
       b = _mm256_permutevar8x32_epi32(b, perm);
       b = _mm256_min_epu8(b, vqmax);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(qi + j), b);
+    }
+    // 8 at a time: the same convert, add, saturating packs and min as the 32-wide loop.
+    for (; j + 8 <= k; j += 8) {
+      const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vinv)), vzp);
+      const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+      const __m128i b = _mm_min_epu8(_mm_packus_epi16(w, w), _mm256_castsi256_si128(vqmax));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(qi + j), b);
     }
     for (; j < k; ++j) qi[j] = QuantizeOne(x[j], inv, zp, qmax);
     std::memset(qi + k, 0, q_stride - k);
