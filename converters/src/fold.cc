@@ -295,6 +295,7 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
   if (op == "Flatten") {
     int64_t r = static_cast<int64_t>(a.shape.size());
     int64_t ax = NormAxis(n.Int("axis", 1), r);
+    if (ax < 0 || ax > r) return false;
     int64_t p = 1;
     for (int64_t i = 0; i < ax; ++i) p *= a.shape[i];
     o = a;
@@ -310,7 +311,7 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
       std::vector<bool> ins(r, false);
       for (int64_t x : axes) {
         x = NormAxis(x, r);
-        if (x < 0 || x >= r) return false;
+        if (x < 0 || x >= r || ins[x]) return false;  // a repeated axis would under-fill ins
         ins[x] = true;
       }
       o.shape.clear();
@@ -400,6 +401,7 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
     int64_t r = static_cast<int64_t>(a.shape.size());
     std::vector<int64_t> st(r, 0), en(a.shape), sp(r, 1);
     size_t m = arg(1)->v.size();
+    if (arg(2)->v.size() != m || (arg(3) && arg(3)->v.size() != m) || (arg(4) && arg(4)->v.size() != m)) return false;
     for (size_t k = 0; k < m; ++k) {
       int64_t ax = arg(3) ? NormAxis(SatI64(arg(3)->v[k]), r) : static_cast<int64_t>(k);
       if (ax < 0 || ax >= r) return false;
@@ -499,11 +501,18 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
     int64_t ax = NormAxis(n.Int("axis", 1), r);
     const Val& sc = *arg(1);
     const Val* zp = arg(2);
+    // Per tensor (one scale) or per axis (one scale per index of a valid axis); anything else is
+    // left unfolded for the checks downstream.
+    const bool per_axis = sc.v.size() != 1;
+    if (sc.v.empty() || (per_axis && (ax < 0 || ax >= r || static_cast<int64_t>(sc.v.size()) != a.shape[ax]))) {
+      return false;
+    }
+    if (zp && zp->v.size() != 1 && zp->v.size() != sc.v.size()) return false;
     o.dt = DType::kF32;
     o.shape = a.shape;
     o.v.resize(a.v.size());
     int64_t inner = 1;
-    for (int64_t i = ax + 1; i < r; ++i) inner *= a.shape[i];
+    if (per_axis) for (int64_t i = ax + 1; i < r; ++i) inner *= a.shape[i];
     for (size_t i = 0; i < a.v.size(); ++i) {
       size_t c = sc.v.size() == 1 ? 0 : (i / inner) % a.shape[ax];
       double z = zp ? zp->v[zp->v.size() == 1 ? 0 : c] : 0;
