@@ -345,6 +345,8 @@ std::string InsertTranspose2D(Graph& g, size_t k, const std::string& x) {
 void ExplicitGemmTransposes(Graph& g) {
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     if (g.nodes[k].dead || !g.nodes[k].domain.empty() || g.nodes[k].op != "Gemm") continue;
+    // A Gemm without both A and B is left as it is (refused later with its own message).
+    if (g.nodes[k].inputs.size() < 2 || g.nodes[k].In(0).empty() || g.nodes[k].In(1).empty()) continue;
     if (g.nodes[k].Int("transA", 0) != 0) {
       std::string a = InsertTranspose2D(g, k, g.nodes[k].In(0));
       ++k;  // the Gemm moved one down
