@@ -17,10 +17,23 @@ struct Val {
   DType dt = DType::kF32;
   std::vector<int64_t> shape;
   std::vector<double> v;
+  // Element count; -1 when a dim is negative or the product overflows int64 (shapes computed
+  // from folded values can be anything: fuzz_onnx found a Reshape whose product overflowed).
   int64_t Size() const {
     int64_t n = 1;
-    for (int64_t d : shape) n *= d;
+    for (int64_t d : shape) {
+      if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
+    }
     return n;
+  }
+  // Every dim non-negative and the product of the non-zero dims within kMaxFoldElements, so that
+  // no partial product of dims (outer/inner counts) can overflow — even in a zero-size value.
+  bool Sane() const {
+    int64_t n = 1;
+    for (int64_t d : shape) {
+      if (d < 0 || __builtin_mul_overflow(n, std::max<int64_t>(d, 1), &n) || n > kMaxFoldElements) return false;
+    }
+    return true;
   }
 };
 
@@ -105,6 +118,7 @@ bool Elementwise(const std::vector<const Val*>& in, DType out_dt,
   if (!Broadcast(shapes, &out->shape)) return false;
   out->dt = out_dt;
   int64_t n = out->Size();
+  if (n < 0 || n > kMaxFoldElements) return false;
   out->v.resize(n);
   std::vector<BIndex> bi;
   for (auto* v : in) bi.emplace_back(v->shape, out->shape);
@@ -262,6 +276,7 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
     return true;
   }
   if (op == "Size") {
+    if (a.Size() < 0) return false;
     o.dt = DType::kI64;
     o.shape = {};
     o.v = {static_cast<double>(a.Size())};
@@ -280,8 +295,8 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
       if (s[i] == -1) {
         if (neg >= 0) return false;
         neg = static_cast<int64_t>(i);
-      } else {
-        known *= s[i];
+      } else if (s[i] < 0 || __builtin_mul_overflow(known, s[i], &known)) {
+        return false;
       }
     }
     if (neg >= 0) {
@@ -456,7 +471,7 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
     int64_t cnt = 1;
     for (double d : a.v) {
       s.push_back(SatI64(d));
-      cnt *= s.back();
+      if (s.back() < 0 || __builtin_mul_overflow(cnt, s.back(), &cnt)) return false;
     }
     if (cnt < 0 || cnt > kMaxFoldElements) return false;
     double val = arg(1) && !arg(1)->v.empty() ? arg(1)->v[0] : 0.0;
@@ -472,8 +487,8 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
     std::vector<int64_t> tmp = shp.shape;
     Val ones;
     ones.shape = tmp;
-    ones.v.assign(ones.Size() > kMaxFoldElements ? 0 : ones.Size(), 0);
-    if (ones.Size() > kMaxFoldElements) return false;
+    if (ones.Size() < 0 || ones.Size() > kMaxFoldElements) return false;
+    ones.v.assign(ones.Size(), 0);
     return Elementwise({&a, &ones}, a.dt, [](const double* x) { return x[0]; }, &o);
   }
   if ((op == "ReduceProd" || op == "ReduceSum" || op == "ReduceMax" || op == "ReduceMin") &&
@@ -545,6 +560,9 @@ absl::StatusOr<int> FoldConstants(Graph& g) {
       for (const auto& i : n.inputs) if (!i.empty()) total += g.Find(i)->NumElements();
       if (total > kMaxFoldElements) continue;
       for (const auto& i : n.inputs) store.push_back(i.empty() ? Val() : FromTensor(*g.Find(i)));
+      bool sane = true;
+      for (const Val& v : store) sane = sane && v.Sane();
+      if (!sane) continue;
     } else {
       continue;
     }

@@ -13,6 +13,7 @@
 #include "onnx/defs/schema.h"
 #include "onnx/onnx_pb.h"
 #include "onnx/shape_inference/implementation.h"
+#include "onnx_guard.h"
 #include "passes.h"
 
 namespace edgert::converter {
@@ -328,10 +329,11 @@ absl::StatusOr<Graph> ImportOnnxModel(onnx::ModelProto& model, const std::string
     onnx::ShapeInferenceOptions opts(/*check_type=*/true,
                                      /*error_mode=*/g.opset <= 17 ? 1 : 0,
                                      /*data_prop=*/true);
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), opts);
+    onnx::shape_inference::InferShapes(model, GuardedSchemaRegistry(), opts);
   } catch (const std::exception& e) {
     std::string msg = e.what();
     for (char& c : msg) if (c == '\n') c = ' ';
+    while (!msg.empty() && msg.back() == ' ') msg.pop_back();
     return absl::InvalidArgumentError(absl::StrCat(label, ": shape inference failed: ", msg));
   }
 

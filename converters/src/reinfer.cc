@@ -15,6 +15,7 @@
 #include "onnx/defs/schema.h"
 #include "onnx/onnx_pb.h"
 #include "onnx/shape_inference/implementation.h"
+#include "onnx_guard.h"
 #include "passes.h"
 
 namespace edgert::converter {
@@ -135,7 +136,7 @@ int InferShapesAgain(Graph& g) {
   if (gp->node_size() == 0) return 0;
   try {
     onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
-    onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(), opts);
+    onnx::shape_inference::InferShapes(m, GuardedSchemaRegistry(), opts);
   } catch (const std::exception&) {
     return 0;  // best effort: the runtime resolves shapes at session time anyway
   }
