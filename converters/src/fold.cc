@@ -12,6 +12,10 @@ namespace edgert::converter {
 namespace {
 
 constexpr int64_t kMaxFoldElements = int64_t{1} << 26;
+// An op whose output is larger than all its inputs together (ConstantOfShape, Expand, Range,
+// broadcasting, Gather with repeated indices) folds only up to this many elements: a few bytes
+// of attributes must not become gigabytes of constants (fuzz_onnx: out-of-memory).
+constexpr int64_t kMaxGrowElements = int64_t{1} << 20;
 
 struct Val {
   DType dt = DType::kF32;
@@ -111,6 +115,13 @@ struct BIndex {
   }
 };
 
+// Largest output an op on `in` may fold to: its inputs' size, or kMaxGrowElements.
+int64_t GrowLimit(const std::vector<const Val*>& in) {
+  int64_t total = 0;
+  for (const Val* v : in) total += v ? static_cast<int64_t>(v->v.size()) : 0;
+  return std::max(total, kMaxGrowElements);
+}
+
 bool Elementwise(const std::vector<const Val*>& in, DType out_dt,
                  const std::function<double(const double*)>& f, Val* out) {
   std::vector<std::vector<int64_t>> shapes;
@@ -118,7 +129,7 @@ bool Elementwise(const std::vector<const Val*>& in, DType out_dt,
   if (!Broadcast(shapes, &out->shape)) return false;
   out->dt = out_dt;
   int64_t n = out->Size();
-  if (n < 0 || n > kMaxFoldElements) return false;
+  if (n < 0 || n > GrowLimit(in)) return false;
   out->v.resize(n);
   std::vector<BIndex> bi;
   for (auto* v : in) bi.emplace_back(v->shape, out->shape);
@@ -376,6 +387,10 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < ax; ++i) outer *= a.shape[i];
     for (int64_t i = ax + 1; i < r; ++i) inner *= a.shape[i];
+    int64_t total = 0;
+    if (__builtin_mul_overflow(outer * inner, static_cast<int64_t>(idx.v.size()), &total) || total > GrowLimit(in)) {
+      return false;
+    }
     o.dt = a.dt;
     o.shape.assign(a.shape.begin(), a.shape.begin() + ax);
     o.shape.insert(o.shape.end(), idx.shape.begin(), idx.shape.end());
@@ -459,8 +474,8 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
   if (op == "Range" && arg(1) && arg(2)) {
     double s = a.v.at(0), l = arg(1)->v.at(0), d = arg(2)->v.at(0);
     if (d == 0) return false;
-    int64_t cnt = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
-    if (cnt > kMaxFoldElements) return false;
+    int64_t cnt = std::max<int64_t>(0, SatI64(std::ceil((l - s) / d)));
+    if (cnt > kMaxGrowElements) return false;
     o.dt = a.dt;
     o.shape = {cnt};
     for (int64_t i = 0; i < cnt; ++i) o.v.push_back(s + i * d);
@@ -473,7 +488,7 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
       s.push_back(SatI64(d));
       if (s.back() < 0 || __builtin_mul_overflow(cnt, s.back(), &cnt)) return false;
     }
-    if (cnt < 0 || cnt > kMaxFoldElements) return false;
+    if (cnt < 0 || cnt > kMaxGrowElements) return false;
     double val = arg(1) && !arg(1)->v.empty() ? arg(1)->v[0] : 0.0;
     o.dt = arg(1) ? arg(1)->dt : DType::kF32;
     o.shape = s;
@@ -487,7 +502,7 @@ bool Eval(const Node& n, const std::vector<const Val*>& in, int64_t opset, std::
     std::vector<int64_t> tmp = shp.shape;
     Val ones;
     ones.shape = tmp;
-    if (ones.Size() < 0 || ones.Size() > kMaxFoldElements) return false;
+    if (ones.Size() < 0 || ones.Size() > GrowLimit(in)) return false;
     ones.v.assign(ones.Size(), 0);
     return Elementwise({&a, &ones}, a.dt, [](const double* x) { return x[0]; }, &o);
   }
