@@ -125,6 +125,10 @@ void qd8_qb4w_gemm_4x16c8_ref(size_t mr, size_t nc, size_t k, size_t block, uint
       const float t = std::fma(-static_cast<float>(rows[i].zero_point), wcorr[j], y[i][j]);
       float out = t * rows[i].scale;
       if (ep->bias) out = out + ep->bias[j];
+      if (ep->clamp) {
+        out = out > ep->clamp_lo ? out : ep->clamp_lo;
+        out = out < ep->clamp_hi ? out : ep->clamp_hi;
+      }
       c[i * ldc + j] = out;
     }
   }

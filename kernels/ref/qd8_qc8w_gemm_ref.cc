@@ -69,6 +69,10 @@ void qd8_qc8w_gemm_4x16c4_ref(size_t mr, size_t nc, size_t k, const uint8_t* a, 
       const float sc = rows[i].scale * scale[j];
       float y = static_cast<float>(acc) * sc;
       if (ep->bias) y = y + ep->bias[j];
+      if (ep->clamp) {
+        y = y > ep->clamp_lo ? y : ep->clamp_lo;
+        y = y < ep->clamp_hi ? y : ep->clamp_hi;
+      }
       c[i * ldc + j] = y;
     }
   }

@@ -12,17 +12,23 @@ void f32_activation_avx2(Activation act, float* x, size_t n);
 void f32_activation_avx512vnni(Activation act, float* x, size_t n);
 #endif
 
-void ApplyActivation(Activation act, float* x, size_t n) {
-  if (act == Activation::kNone) return;
+void f32_activation_ref(Activation act, float* x, size_t n) { ApplyActivationImpl(act, x, n); }
+
+ActivationFn CurrentActivationFn() {
 #if defined(EDGERT_KERNELS_X86)
   switch (CurrentF32GemmConfig()->isa) {
     case Isa::kAvx2:
-    case Isa::kAvxVnni: return f32_activation_avx2(act, x, n);
-    case Isa::kAvx512Vnni: return f32_activation_avx512vnni(act, x, n);
+    case Isa::kAvxVnni: return f32_activation_avx2;
+    case Isa::kAvx512Vnni: return f32_activation_avx512vnni;
     default: break;
   }
 #endif
-  ApplyActivationImpl(act, x, n);
+  return f32_activation_ref;
+}
+
+void ApplyActivation(Activation act, float* x, size_t n) {
+  if (act == Activation::kNone) return;
+  CurrentActivationFn()(act, x, n);
 }
 
 }  // namespace edgert::kernels

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "edgert/kernels/internal.h"
@@ -99,6 +100,11 @@ struct QGemmCtx {
   // test hook
   int32_t* acc;
   size_t acc_stride;
+  // Set by RunQGemm: Relu / Relu6 run in the micro-kernel's epilogue (QEpilogue::clamp); any
+  // other activation through act_fn, resolved once per call instead of per output row.
+  bool fuse_clamp = false;
+  float clamp_hi = 0.0f;
+  ActivationFn act_fn = nullptr;
 };
 
 // A task: rows [i0, i0 + mt) x the nr columns of column tile `tile` (nr = the micro-kernel's).
@@ -113,6 +119,8 @@ void QGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   const size_t nc = std::min(nr, x->n - n0);
   float bias_tmp[kMaxNr];
   QEpilogue ep{TileBias(x->bias, x->n, n0, nr, bias_tmp), nullptr, x->acc_stride};
+  ep.clamp = x->fuse_clamp;
+  ep.clamp_hi = x->clamp_hi;
   const uint8_t* w = Panel(x->packed, x->hdr, n0 / kPanelN);
   for (size_t i = i0; i < i0 + mt; i += ukmr) {
     const size_t mr = std::min(ukmr, i0 + mt - i);
@@ -126,12 +134,15 @@ void QGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
       uk8.fn(mr, nc, x->k, a, x->ws.stride, x->ws.rows + i, w, &ep,
                                          c, x->ldc);
     }
-    if (c && x->act != Activation::kNone)
-      for (size_t r = 0; r < mr; ++r) ApplyActivation(x->act, c + r * x->ldc, nc);
+    if (c && x->act_fn)
+      for (size_t r = 0; r < mr; ++r) x->act_fn(x->act, c + r * x->ldc, nc);
   }
 }
 
 void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
+  ctx.fuse_clamp = ctx.act == Activation::kRelu || ctx.act == Activation::kRelu6;
+  ctx.clamp_hi = ctx.act == Activation::kRelu6 ? 6.0f : std::numeric_limits<float>::infinity();
+  ctx.act_fn = ctx.fuse_clamp || ctx.act == Activation::kNone ? nullptr : CurrentActivationFn();
   const auto& uk4 = ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w;
   const auto& uk8 = ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w;
   const size_t ukmr = ctx.int4 ? uk4.mr : uk8.mr;
@@ -224,6 +235,7 @@ struct SGemmCtx {
   Activation act;
   float* c;
   size_t ldc;
+  ActivationFn act_fn;  // null for kNone
 };
 
 void SGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
@@ -239,8 +251,8 @@ void SGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
     const size_t mr = std::min(uk.mr, i0 + mt - i);
     float* c = x->c + i * x->ldc + n0;
     uk.fn(mr, nc, x->k, x->a + i * x->lda, x->lda, w, bias, c, x->ldc);
-    if (x->act != Activation::kNone)
-      for (size_t r = 0; r < mr; ++r) ApplyActivation(x->act, c + r * x->ldc, nc);
+    if (x->act_fn)
+      for (size_t r = 0; r < mr; ++r) x->act_fn(x->act, c + r * x->ldc, nc);
   }
 }
 
@@ -251,7 +263,8 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
   if (m == 0 || n == 0) return;
   const F32GemmConfig* cfg = CurrentF32GemmConfig();
   const PackedHeader* h = Header(packed_w, kF32wMagic, n, k);
-  SGemmCtx ctx{cfg, m, n, k, a, lda, packed_w, h, bias, act, c, ldc};
+  SGemmCtx ctx{cfg, m, n, k, a, lda, packed_w, h, bias, act, c, ldc,
+               act == Activation::kNone ? nullptr : CurrentActivationFn()};
   const auto& uk = m == 1 ? cfg->gemm_1 : cfg->gemm;
   const size_t mt = uk.mr * std::max<size_t>(1, 60 / uk.mr);
   const size_t panels = (n + UkernelNr(uk) - 1) / UkernelNr(uk);  // column tiles

@@ -77,7 +77,7 @@ TEST_P(QGemmTest, QuantizeMatchesReference) {
   std::mt19937 rng(1);
   for (int32_t qmax : {127, 255}) {
     for (size_t k : kK) {
-      const size_t m = 9, stride = QRowStride(k);
+      const size_t m = 10, stride = QRowStride(k);
       std::vector<float> a = RandomFloats(m * k, rng, -3.0f, 5.0f);
       for (size_t j = 0; j < k; ++j) {
         a[1 * k + j] = 0.0f;                              // all zero
@@ -89,6 +89,8 @@ TEST_P(QGemmTest, QuantizeMatchesReference) {
       }
       a[4 * k + k / 2] = std::numeric_limits<float>::quiet_NaN();  // NaN is ignored
       a[8 * k] = 0.5f;  // ties
+      a[9 * k] = -std::numeric_limits<float>::infinity();  // infinite range
+      a[9 * k + k - 1] = std::numeric_limits<float>::infinity();
       std::vector<uint8_t> qr(m * stride, 0xEE);
       std::vector<QRowParams> pr(m);
       QuantizeRowsRef(m, k, a.data(), k, qmax, qr.data(), stride, pr.data());
@@ -356,6 +358,48 @@ TEST_P(QGemmTest, BitIdenticalForAnyThreadCount) {
       }
       ASSERT_EQ(0, std::memcmp(first8.data(), c8.data(), c8.size() * 4)) << "threads=" << threads;
       ASSERT_EQ(0, std::memcmp(first4.data(), c4.data(), c4.size() * 4)) << "threads=" << threads;
+    }
+  }
+}
+
+// ---------------- fused Relu / Relu6 ----------------
+// Relu and Relu6 run inside the micro-kernels' epilogue (QEpilogue::clamp); the result must be
+// bit-identical to the GEMM without activation followed by the separate ApplyActivation pass.
+// Shapes cover row tails, 16/32-column tails and M = 1 (the weight-streaming kernels).
+TEST_P(QGemmTest, FusedReluEqualsSeparatePass) {
+  EDGERT_CONFIG_OR_SKIP(cfg, GetParam());
+  std::mt19937 rng(11);
+  struct Shape { size_t m, n, k; };
+  for (const Shape& s : {Shape{1, 40, 64}, Shape{13, 47, 100}, Shape{33, 96, 32}}) {
+    const auto a = TestActivations(s.m, s.k, rng);
+    std::vector<int8_t> w(s.n * s.k);
+    std::uniform_int_distribution<int> uw(-127, 127);
+    for (auto& v : w) v = static_cast<int8_t>(uw(rng));
+    const auto scales = RandomFloats(s.n, rng, 0.001f, 0.05f);
+    const auto bias = RandomFloats(s.n, rng);
+    const auto p8 = Pack8(s.n, s.k, w, scales);
+    const Int4Format f{32, true, true};
+    const auto x = MakeInt4(s.n, s.k, f, rng, false);
+    std::vector<uint8_t> ws(QGemmWorkspaceBytes(s.m, s.k, 1));
+    for (Activation act : {Activation::kRelu, Activation::kRelu6}) {
+      std::vector<float> want8(s.m * s.n), got8(s.m * s.n), want4(s.m * s.n), got4(s.m * s.n);
+      QGemmQc8wWith(cfg, s.m, s.n, s.k, a.data(), s.k, p8.data(), bias.data(), Activation::kNone,
+                    want8.data(), s.n, ws.data(), nullptr);
+      ApplyActivation(act, want8.data(), want8.size());
+      QGemmQc8wWith(cfg, s.m, s.n, s.k, a.data(), s.k, p8.data(), bias.data(), act, got8.data(), s.n,
+                    ws.data(), nullptr);
+      QGemmQb4wWith(cfg, s.m, s.n, s.k, f.block, a.data(), s.k, x.packed.data(), bias.data(),
+                    Activation::kNone, want4.data(), s.n, ws.data(), nullptr);
+      ApplyActivation(act, want4.data(), want4.size());
+      QGemmQb4wWith(cfg, s.m, s.n, s.k, f.block, a.data(), s.k, x.packed.data(), bias.data(), act,
+                    got4.data(), s.n, ws.data(), nullptr);
+      size_t clamped = 0;
+      for (float v : got8) clamped += v == 0.0f || v == 6.0f;
+      EXPECT_GT(clamped, 0u) << "the test data must reach the clamp";
+      ASSERT_EQ(0, std::memcmp(want8.data(), got8.data(), got8.size() * 4))
+          << "qc8w m=" << s.m << " n=" << s.n << " act=" << static_cast<int>(act);
+      ASSERT_EQ(0, std::memcmp(want4.data(), got4.data(), got4.size() * 4))
+          << "qb4w m=" << s.m << " n=" << s.n << " act=" << static_cast<int>(act);
     }
   }
 }

@@ -15,6 +15,10 @@ inline __m256i Bcast32(const uint8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+inline __m256 ClampY(const QEpilogue* ep, __m256 y) {
+  return _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(ep->clamp_lo)), _mm256_set1_ps(ep->clamp_hi));
+}
+
 inline void StoreRow16(float* c, size_t nc, __m256 y0, __m256 y1) {
   if (nc == 16) {
     _mm256_storeu_ps(c, y0);
@@ -56,6 +60,10 @@ inline void Qc8wEpilogueYmm(size_t mr, size_t nc, const QRowParams* rows, const 
       y0 = _mm256_add_ps(y0, _mm256_loadu_ps(ep->bias));
       y1 = _mm256_add_ps(y1, _mm256_loadu_ps(ep->bias + 8));
     }
+    if (ep->clamp) {
+      y0 = ClampY(ep, y0);
+      y1 = ClampY(ep, y1);
+    }
     StoreRow16(c + r * ldc, nc, y0, y1);
   }
 }
@@ -74,6 +82,10 @@ inline void Qb4wEpilogueYmm(size_t mr, size_t nc, const QRowParams* rows, const 
     if (ep->bias) {
       o0 = _mm256_add_ps(o0, _mm256_loadu_ps(ep->bias));
       o1 = _mm256_add_ps(o1, _mm256_loadu_ps(ep->bias + 8));
+    }
+    if (ep->clamp) {
+      o0 = ClampY(ep, o0);
+      o1 = ClampY(ep, o1);
     }
     StoreRow16(c + r * ldc, nc, o0, o1);
   }

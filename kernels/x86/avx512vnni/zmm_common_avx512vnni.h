@@ -19,6 +19,11 @@ inline __m512i Bcast32Z(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+inline __m512 ClampZ(const QEpilogue* ep, __m512 y) {
+  if (!ep->clamp) return y;
+  return _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(ep->clamp_lo)), _mm512_set1_ps(ep->clamp_hi));
+}
+
 inline void StoreRowZ(float* c, size_t nc, __m512 y) {
   if (nc == 16) {
     _mm512_storeu_ps(c, y);
@@ -71,7 +76,7 @@ inline void Qc8wGemmZmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
     }
     __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(_mm512_set1_ps(rows[r].scale), sc));
     if (ep->bias) y = _mm512_add_ps(y, _mm512_loadu_ps(ep->bias));
-    StoreRowZ(c + r * ldc, nc, y);
+    StoreRowZ(c + r * ldc, nc, ClampZ(ep, y));
   }
 }
 
@@ -148,7 +153,7 @@ inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
     const __m512 zp = _mm512_set1_ps(static_cast<float>(rows[r].zero_point));
     __m512 o = _mm512_mul_ps(_mm512_fnmadd_ps(zp, wcorr, y[r]), _mm512_set1_ps(rows[r].scale));
     if (ep->bias) o = _mm512_add_ps(o, _mm512_loadu_ps(ep->bias));
-    StoreRowZ(c + r * ldc, nc, o);
+    StoreRowZ(c + r * ldc, nc, ClampZ(ep, o));
   }
 }
 
@@ -211,7 +216,7 @@ inline void Qc8wGemmZmmNp(size_t mr, size_t nc, size_t k, const uint8_t* a, size
       }
       __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(_mm512_set1_ps(rows[r].scale), sc));
       if (ep->bias) y = _mm512_add_ps(y, _mm512_loadu_ps(ep->bias + 16 * j));
-      StoreRowZ(c + r * ldc + 16 * j, ncj, y);
+      StoreRowZ(c + r * ldc + 16 * j, ncj, ClampZ(ep, y));
     }
   }
 }
@@ -295,7 +300,7 @@ inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const u
       const __m512 zp = _mm512_set1_ps(static_cast<float>(rows[r].zero_point));
       __m512 o = _mm512_mul_ps(_mm512_fnmadd_ps(zp, wcorr, y[j][r]), _mm512_set1_ps(rows[r].scale));
       if (ep->bias) o = _mm512_add_ps(o, _mm512_loadu_ps(ep->bias + 16 * j));
-      StoreRowZ(c + r * ldc + 16 * j, ncj, o);
+      StoreRowZ(c + r * ldc + 16 * j, ncj, ClampZ(ep, o));
     }
   }
 }
