@@ -327,20 +327,32 @@ TEST_P(QGemmTest, Qb4wEndToEndBitExact) {
 }
 
 // ---------------- threads ----------------
+// Random activations, bias, qc8w weights (scales up to max_scale) and qb4w weights (block 32,
+// symmetric, f16 scales) for an m x n x k product.
+struct Problem {
+  Problem(size_t m, size_t n, size_t k, float max_scale, std::mt19937& rng)
+      : a(TestActivations(m, k, rng)) {
+    std::vector<int8_t> w(n * k);
+    std::uniform_int_distribution<int> uw(-127, 127);
+    for (auto& v : w) v = static_cast<int8_t>(uw(rng));
+    const auto scales = RandomFloats(n, rng, 0.001f, max_scale);
+    bias = RandomFloats(n, rng);
+    p8 = Pack8(n, k, w, scales);
+    x = MakeInt4(n, k, f, rng, false);
+  }
+  std::vector<float> a, bias;
+  std::vector<uint8_t> p8;
+  Int4Format f{32, true, true};
+  Int4Weights x;
+};
+
 TEST_P(QGemmTest, BitIdenticalForAnyThreadCount) {
   EDGERT_CONFIG_OR_SKIP(cfg, GetParam());
   std::mt19937 rng(7);
   struct Shape { size_t m, n, k; };
   for (const Shape& s : {Shape{33, 1000, 100}, Shape{1, 1000, 1023}, Shape{128, 64, 4096}}) {
-    const auto a = TestActivations(s.m, s.k, rng);
-    std::vector<int8_t> w(s.n * s.k);
-    std::uniform_int_distribution<int> uw(-127, 127);
-    for (auto& v : w) v = static_cast<int8_t>(uw(rng));
-    const auto scales = RandomFloats(s.n, rng, 0.001f, 0.01f);
-    const auto bias = RandomFloats(s.n, rng);
-    const auto p8 = Pack8(s.n, s.k, w, scales);
-    const Int4Format f{32, true, true};
-    const auto x = MakeInt4(s.n, s.k, f, rng, false);
+    const Problem pr(s.m, s.n, s.k, 0.01f, rng);
+    const auto& [a, bias, p8, f, x] = pr;
     std::vector<float> first8, first4;
     for (size_t threads : {1, 2, 3, 8}) {
       pthreadpool_t pool = pthreadpool_create(threads);
@@ -371,15 +383,8 @@ TEST_P(QGemmTest, FusedReluEqualsSeparatePass) {
   std::mt19937 rng(11);
   struct Shape { size_t m, n, k; };
   for (const Shape& s : {Shape{1, 40, 64}, Shape{13, 47, 100}, Shape{33, 96, 32}}) {
-    const auto a = TestActivations(s.m, s.k, rng);
-    std::vector<int8_t> w(s.n * s.k);
-    std::uniform_int_distribution<int> uw(-127, 127);
-    for (auto& v : w) v = static_cast<int8_t>(uw(rng));
-    const auto scales = RandomFloats(s.n, rng, 0.001f, 0.05f);
-    const auto bias = RandomFloats(s.n, rng);
-    const auto p8 = Pack8(s.n, s.k, w, scales);
-    const Int4Format f{32, true, true};
-    const auto x = MakeInt4(s.n, s.k, f, rng, false);
+    const Problem pr(s.m, s.n, s.k, 0.05f, rng);
+    const auto& [a, bias, p8, f, x] = pr;
     std::vector<uint8_t> ws(QGemmWorkspaceBytes(s.m, s.k, 1));
     for (Activation act : {Activation::kRelu, Activation::kRelu6}) {
       std::vector<float> want8(s.m * s.n), got8(s.m * s.n), want4(s.m * s.n), got4(s.m * s.n);
