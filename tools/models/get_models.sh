@@ -40,6 +40,8 @@ step efficientnet "$out/efficientnet_lite0.onnx" "$out/imagenet_labels.txt" "$ou
   "$py" "$here/efficientnet.py" "$out"
 step minilm_inputs "$out/minilm_inputs/index.tsv" -- \
   "$py" "$here/make_inputs.py" "$out"
+step minilm_calib "$out/minilm_calib/c15/input_ids.npy" -- \
+  "$py" "$here/make_calib.py" "$out"
 
 echo "get_models: in $out:"
 (cd "$out" && ls -l minilm.onnx vocab.txt efficientnet_lite0.onnx imagenet_labels.txt | awk '{printf "  %-26s %10d bytes\n", $9, $5}'
