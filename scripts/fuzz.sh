@@ -65,7 +65,11 @@ for t in "${targets[@]}"; do
       -print_final_stats=1 -artifact_prefix="$bd/artifacts/$t-" "${extra[@]}" >"$log" 2>&1
   rc=$?
   set -e
-  runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
+  runs=$({ grep -E '^stat::number_of_executed_units' "$log" || true; } | awk '{s += $2} END {print s + 0}')
+  if [ "$runs" = 0 ]; then  # fork mode (FUZZ_JOBS > 1) prints "#N: cov: ..." progress lines instead
+    runs=$({ grep -oE '^#[0-9]+: cov' "$log" || true; } | tail -1 | tr -dc 0-9)
+    runs=${runs:-0}
+  fi
   if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$log"; then
     echo "FAIL: $t (exit $rc, $runs runs); see $log:"
     grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$log" | head -20

@@ -460,6 +460,17 @@ absl::StatusOr<ConvPlan> PlanConv(const OpContext& ctx) {
     p.dw_tasks = std::min(threads, planes);
     p.dw_scratch_bytes = kernels::DwConv2dScratchBytes(d);
     p.q_bytes = p.dw_scratch_bytes * p.dw_tasks;
+    // The planar kernel zeroes and fills the whole padded input plane per call; with large
+    // strides, dilations or pads most of it is padding the kernel never reads (fuzz_efb: a
+    // 64 MiB plane zeroed per channel took minutes). Such convolutions take the direct
+    // per-channel loop instead, whose work is proportional to the output.
+    const size_t plane = p.dw_scratch_bytes / sizeof(float);
+    const size_t work = d.out_h * d.out_w * d.k_h * d.k_w + d.in_h * d.in_w;
+    if (plane > 4 * work + 65536) {
+      p.dw2d = false;
+      p.dw_tasks = 1;
+      p.dw_scratch_bytes = p.q_bytes = 0;
+    }
   }
   const size_t os = static_cast<size_t>(p.g.out_size());
   const size_t kc = static_cast<size_t>(p.cg * p.g.k_size());
