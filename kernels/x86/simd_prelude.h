@@ -69,13 +69,53 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 #define _mm512_mask_storeu_epi32(p, m, v) ShimMaskStoreuEpi32(p, m, v)
 // AVX-VNNI (VEX) has the same semantics as AVX512-VL VNNI's 256-bit form.
 #define EDGERT_DPBUSD256(acc, a, b) simde_mm256_dpbusd_epi32(acc, a, b)
+#define EDGERT_PIN_REG(v) ((void)0)
 #else
 #include <immintrin.h>
 #define EDGERT_UKERNEL_NS_BEGIN
 #define EDGERT_UKERNEL_NS_END
 #define EDGERT_DPBUSD256(acc, a, b) _mm256_dpbusd_avx_epi32(acc, a, b)
+// An empty asm that takes a vector accumulator in and out of a register: it pins a loop-carried
+// accumulator to one register. Without it GCC 12 sometimes rotates accumulators of a step loop
+// through other registers (a vmovdqa per accumulator per step) or stores them on every step.
+#define EDGERT_PIN_REG(v) __asm__("" : "+v"(v))
 #endif
 
 // Loops over registers (rows, column halves, accumulator sets) must be fully unrolled so that
 // GCC keeps the accumulator arrays in registers (otherwise it spills them every iteration).
 #define EDGERT_UNROLL _Pragma("GCC unroll 16")
+#define EDGERT_INLINE inline __attribute__((always_inline))
+#define EDGERT_INLINE_LAMBDA __attribute__((always_inline))
+
+namespace edgert::kernels {
+EDGERT_UKERNEL_NS_BEGIN
+namespace {
+// Row r of an MR-row tile of a row-major matrix, read as base[r / 4] + {0, 1, 2, 3}·stride: with
+// x86's base + index·scale addressing that needs MR/4 bases, the stride and 3·stride, where one
+// pointer per row (12 for a 12-row tile) plus the weight pointers do not fit the 16 general
+// registers — GCC then reloaded spilled row pointers inside the k loop. Only for full tiles
+// (every row exists).
+template <int MR, typename T>
+struct RowAddr {
+  static constexpr int kBases = (MR + 3) / 4;
+  const T* base[kBases];
+  size_t st, st3;
+  RowAddr(const T* a, size_t stride) : st(stride), st3(3 * stride) {
+    for (int b = 0; b < kBases; ++b) base[b] = a + 4 * static_cast<size_t>(b) * stride;
+  }
+  EDGERT_INLINE const T* Row(int r) const {
+    const T* p = base[r / 4];
+    switch (r % 4) {
+      case 0: return p;
+      case 1: return p + st;
+      case 2: return p + 2 * st;
+      default: return p + st3;
+    }
+  }
+  EDGERT_INLINE void Advance(size_t elems) {
+    for (int b = 0; b < kBases; ++b) base[b] += elems;
+  }
+};
+}  // namespace
+EDGERT_UKERNEL_NS_END
+}  // namespace edgert::kernels

@@ -55,20 +55,37 @@ inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
 template <int MR, int NP>
 inline void F32GemmZmmNp(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
                          const void* panel, const float* bias, float* c, size_t ldc) {
-  const float* ar[MR];
-  EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
   const float* w = static_cast<const float*>(panel);
   const size_t pf = 16 * k;  // floats per panel
   __m512 acc[NP][MR];
   EDGERT_UNROLL for (int j = 0; j < NP; ++j)
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_ps();
-  for (size_t kk = 0; kk < k; ++kk) {
-    __m512 wv[NP];
-    EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
-    w += 16;
-    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-      const __m512 b = _mm512_set1_ps(ar[r][kk]);
-      EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_fmadd_ps(b, wv[j], acc[j][r]);
+  if (mr == static_cast<size_t>(MR)) {
+    RowAddr<MR, float> ra(a, lda);
+    for (size_t kk = 0; kk < k; ++kk) {
+      __m512 wv[NP];
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
+      w += 16;
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+        const __m512 b = _mm512_set1_ps(*ra.Row(r));
+        EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+          acc[j][r] = _mm512_fmadd_ps(b, wv[j], acc[j][r]);
+          EDGERT_PIN_REG(acc[j][r]);
+        }
+      }
+      ra.Advance(1);
+    }
+  } else {
+    const float* ar[MR];
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
+    for (size_t kk = 0; kk < k; ++kk) {
+      __m512 wv[NP];
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
+      w += 16;
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+        const __m512 b = _mm512_set1_ps(ar[r][kk]);
+        EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_fmadd_ps(b, wv[j], acc[j][r]);
+      }
     }
   }
   EDGERT_UNROLL for (int j = 0; j < NP; ++j) {

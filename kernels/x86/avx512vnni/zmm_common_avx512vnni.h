@@ -184,22 +184,39 @@ template <int MR, int NP>
 inline void Qc8wGemmZmmNp(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t a_stride,
                           const QRowParams* rows, const void* panel, const QEpilogue* ep,
                           float* c, size_t ldc) {
-  const uint8_t* ar[MR];
-  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
-    ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
   const size_t pb = Qc8wPanelBytes(k);
   const uint8_t* w = static_cast<const uint8_t*>(panel) + 128;
   __m512i acc[NP][MR];
   EDGERT_UNROLL for (int j = 0; j < NP; ++j)
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_si512();
   const size_t k4 = (k + 3) / 4;
-  for (size_t s = 0; s < k4; ++s) {
-    __m512i wv[NP];
-    EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
-    w += 64;
-    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-      const __m512i b = Bcast32Z(ar[r] + 4 * s);
-      EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b, wv[j]);
+  if (mr == static_cast<size_t>(MR)) {
+    RowAddr<MR, uint8_t> ra(a, a_stride);
+    for (size_t s = 0; s < k4; ++s) {
+      __m512i wv[NP];
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
+      w += 64;
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+        const __m512i b = Bcast32Z(ra.Row(r));
+        EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+          acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b, wv[j]);
+          EDGERT_PIN_REG(acc[j][r]);
+        }
+      }
+      ra.Advance(4);
+    }
+  } else {
+    const uint8_t* ar[MR];
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+      ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
+    for (size_t s = 0; s < k4; ++s) {
+      __m512i wv[NP];
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
+      w += 64;
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+        const __m512i b = Bcast32Z(ar[r] + 4 * s);
+        EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b, wv[j]);
+      }
     }
   }
   EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
@@ -231,35 +248,22 @@ inline void Qc8wGemmZmm2(size_t mr, size_t nc, size_t k, const uint8_t* a, size_
 
 // qb4w: the low- and high-nibble products of a step go into one int32 accumulator per row and
 // panel (the block's dot product is an exact int32 sum either way); the float block sums y are
-// touched once per block.
-template <int MR, int NP, bool kF16, bool kAsym>
-inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const uint8_t* a,
-                           size_t a_stride, const QRowParams* rows, const void* panel,
-                           const QEpilogue* ep, float* c, size_t ldc) {
-  const uint8_t* ar[MR];
-  EDGERT_UNROLL for (int r = 0; r < MR; ++r)
-    ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
-  const size_t pb = Qb4wPanelBytes(k, block, kF16, kAsym);
-  const uint8_t* p = static_cast<const uint8_t*>(panel) + 64;
-  __m512 y[NP][MR];
-  EDGERT_UNROLL for (int j = 0; j < NP; ++j)
-    EDGERT_UNROLL for (int r = 0; r < MR; ++r) y[j][r] = _mm512_setzero_ps();
+// touched once per block. They live in memory: 2·NP·MR accumulators (int32 per block + float) do
+// not fit 32 zmm registers, and leaving the choice to the compiler spilled and shuffled the int32
+// accumulators inside the step loop. The block's scales are loaded after its step loop for the
+// same reason.
+template <int MR, int NP, bool kF16, bool kAsym, typename Rows>
+EDGERT_INLINE void Qb4wBlocksZmm(size_t k, size_t block, Rows rows_at, const uint8_t* p,
+                                 size_t pb, float (*y)[MR][16]) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
   for (size_t kb = 0; kb < k; kb += block) {
     const size_t len = k - kb < block ? k - kb : block;
     const size_t steps = (len + 7) / 8;
-    __m512 sc[NP];
+    const uint8_t* sp = p;  // the block's scales (and zero points) in each panel
     __m512i zu[NP];
     EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
-      const uint8_t* q = p + j * pb;
-      if (kF16) {
-        sc[j] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
-        q += 32;
-      } else {
-        sc[j] = _mm512_loadu_ps(reinterpret_cast<const float*>(q));
-        q += 64;
-      }
       if (kAsym) {
+        const uint8_t* q = sp + j * pb + (kF16 ? 32 : 64);
         zu[j] = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))),
                                    _mm512_set1_epi32(0x01010101));
       } else {
@@ -270,26 +274,55 @@ inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const u
     __m512i acc[NP][MR];
     EDGERT_UNROLL for (int j = 0; j < NP; ++j)
       EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_si512();
-    for (size_t s = 0; s < steps; ++s) {
+    auto step = [&](size_t s) EDGERT_INLINE_LAMBDA {
       __m512i wlo[NP], whi[NP];
       EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
         const __m512i wb = _mm512_loadu_si512(p + j * pb + s * 64);
         wlo[j] = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu[j]);
         whi[j] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu[j]);
       }
+      // Low nibbles of every row, then high nibbles: the int32 sums are the same in any order.
       EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-        const uint8_t* ap = ar[r] + kb + 8 * s;
-        const __m512i b0 = Bcast32Z(ap), b1 = Bcast32Z(ap + 4);
+        const __m512i b0 = Bcast32Z(rows_at(r) + kb + 8 * s);
+        EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b0, wlo[j]);
+      }
+      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+        const __m512i b1 = Bcast32Z(rows_at(r) + kb + 8 * s + 4);
         EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
-          acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b0, wlo[j]);
           acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b1, whi[j]);
+          EDGERT_PIN_REG(acc[j][r]);
         }
       }
-    }
-    EDGERT_UNROLL for (int j = 0; j < NP; ++j)
+    };
+    for (size_t s = 0; s < steps; ++s) step(s);
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+      const uint8_t* q = sp + j * pb;
+      const __m512 sc = kF16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)))
+                             : _mm512_loadu_ps(reinterpret_cast<const float*>(q));
       EDGERT_UNROLL for (int r = 0; r < MR; ++r)
-        y[j][r] = _mm512_fmadd_ps(sc[j], _mm512_cvtepi32_ps(acc[j][r]), y[j][r]);
+        _mm512_store_ps(y[j][r], _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(acc[j][r]), _mm512_load_ps(y[j][r])));
+    }
     p += steps * 64;
+  }
+}
+
+template <int MR, int NP, bool kF16, bool kAsym>
+inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const uint8_t* a,
+                           size_t a_stride, const QRowParams* rows, const void* panel,
+                           const QEpilogue* ep, float* c, size_t ldc) {
+  const size_t pb = Qb4wPanelBytes(k, block, kF16, kAsym);
+  const uint8_t* p = static_cast<const uint8_t*>(panel) + 64;
+  alignas(64) float y[NP][MR][16];
+  EDGERT_UNROLL for (int j = 0; j < NP; ++j)
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) _mm512_store_ps(y[j][r], _mm512_setzero_ps());
+  if (mr == static_cast<size_t>(MR)) {
+    const RowAddr<MR, uint8_t> ra(a, a_stride);
+    Qb4wBlocksZmm<MR, NP, kF16, kAsym>(k, block, [&ra](int r) { return ra.Row(r); }, p, pb, y);
+  } else {
+    const uint8_t* ar[MR];
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r)
+      ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
+    Qb4wBlocksZmm<MR, NP, kF16, kAsym>(k, block, [&ar](int r) { return ar[r]; }, p, pb, y);
   }
   EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
     const uint8_t* pj = static_cast<const uint8_t*>(panel) + j * pb;
@@ -298,7 +331,7 @@ inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const u
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
       if (static_cast<size_t>(r) >= mr) continue;
       const __m512 zp = _mm512_set1_ps(static_cast<float>(rows[r].zero_point));
-      __m512 o = _mm512_mul_ps(_mm512_fnmadd_ps(zp, wcorr, y[j][r]), _mm512_set1_ps(rows[r].scale));
+      __m512 o = _mm512_mul_ps(_mm512_fnmadd_ps(zp, wcorr, _mm512_load_ps(y[j][r])), _mm512_set1_ps(rows[r].scale));
       if (ep->bias) o = _mm512_add_ps(o, _mm512_loadu_ps(ep->bias + 16 * j));
       StoreRowZ(c + r * ldc + 16 * j, ncj, ClampZ(ep, o));
     }
