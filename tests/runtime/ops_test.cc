@@ -310,6 +310,49 @@ TEST(Ops, LayerNorm) {
   EXPECT_NEAR((*out)[0].f32()[7], 1.5f / std::sqrt(0.75f) + 1, 1e-5);
 }
 
+// Rows long enough for the vectorized path (16 per step) plus tails, a large mean over a small
+// spread (cancellation), no bias: against a double-precision two-pass reference.
+TEST(Ops, LayerNormLongRows) {
+  for (int n : {7, 16, 37, 384}) {
+    ModelBuilder b;
+    int x = b.Input("x", fb::DType::F32, {3, n});
+    std::vector<float> gv(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) gv[static_cast<size_t>(i)] = 0.5f + 0.01f * i;
+    int g = b.ConstF32("g", {n}, gv);
+    int y = b.Tensor("y", fb::DType::F32, {3, n});
+    fb::LayerNormOptionsT o;
+    o.axis = -1;
+    o.epsilon = 1e-5f;
+    b.Op(fb::OpType::LAYER_NORM, {x, g}, {y}, ModelBuilder::Opt(o));
+    b.Output(y);
+    Runner r(b);
+    std::vector<float> in(static_cast<size_t>(3 * n));
+    for (int i = 0; i < n; ++i) {
+      in[static_cast<size_t>(i)] = std::sin(0.7f * i) * 3.0f;
+      in[static_cast<size_t>(n + i)] = 1000.0f + 0.01f * static_cast<float>((i * 37) % 11);
+      in[static_cast<size_t>(2 * n + i)] = i % 2 ? -1e4f : 1e4f;
+    }
+    auto out = r.Run({F32({3, n}, in)});
+    ASSERT_TRUE(out.ok()) << out.status();
+    const std::vector<float> got = (*out)[0].f32();
+    for (int row = 0; row < 3; ++row) {
+      double mean = 0, var = 0;
+      for (int i = 0; i < n; ++i) mean += in[static_cast<size_t>(row * n + i)];
+      mean /= n;
+      for (int i = 0; i < n; ++i) {
+        const double d = in[static_cast<size_t>(row * n + i)] - mean;
+        var += d * d;
+      }
+      var /= n;
+      for (int i = 0; i < n; ++i) {
+        const double want = (in[static_cast<size_t>(row * n + i)] - mean) / std::sqrt(var + 1e-5) * gv[static_cast<size_t>(i)];
+        EXPECT_NEAR(got[static_cast<size_t>(row * n + i)], want, 1e-5 * std::fabs(want) + 1e-5)
+            << "n " << n << " row " << row << " i " << i;
+      }
+    }
+  }
+}
+
 // Reshape whose target comes from Shape -> Gather -> Concat: folded at plan time, dynamic seq.
 TEST(Ops, ReshapeFromShapeSubgraphWithDynamicDims) {
   ModelBuilder b;
