@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "edgert/kernels/internal.h"
@@ -279,19 +280,20 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
 void SGemm(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* b, size_t ldb,
            bool trans_b, float* c, size_t ldc, pthreadpool_t pool) {
   if (m == 0 || n == 0) return;
-  // Packs B into the panel layout (O(N*K), small next to the O(M*N*K) product for M > 1).
-  std::vector<float> canon;
-  const float* w = b;
-  if (!trans_b || ldb != k) {
-    canon.resize(n * k);
+  // Packs B into the panel layout (O(N*K), small next to the O(M*N*K) product for M > 1). The
+  // buffer is not zero-filled: every byte of it is written by the packing.
+  std::unique_ptr<uint8_t[]> packed(new uint8_t[PackedF32wBytes(n, k) + 64]);
+  void* pw = reinterpret_cast<void*>(RoundUp(reinterpret_cast<uintptr_t>(packed.get()), 64));
+  if (!trans_b) {
+    PackF32wKN(n, k, b, ldb, pw);  // rows of B are already the panels' rows
+  } else if (ldb == k) {
+    PackF32w(n, k, b, pw);
+  } else {
+    std::vector<float> canon(n * k);
     for (size_t j = 0; j < n; ++j)
-      for (size_t kk = 0; kk < k; ++kk)
-        canon[j * k + kk] = trans_b ? b[j * ldb + kk] : b[kk * ldb + j];
-    w = canon.data();
+      for (size_t kk = 0; kk < k; ++kk) canon[j * k + kk] = b[j * ldb + kk];
+    PackF32w(n, k, canon.data(), pw);
   }
-  std::vector<uint8_t> packed(PackedF32wBytes(n, k) + 64);
-  void* pw = reinterpret_cast<void*>(RoundUp(reinterpret_cast<uintptr_t>(packed.data()), 64));
-  PackF32w(n, k, w, pw);
   SGemmPacked(m, n, k, a, lda, pw, nullptr, Activation::kNone, c, ldc, pool);
 }
 

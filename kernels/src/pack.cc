@@ -1,6 +1,7 @@
 // Weight packing (done once per model at load time; layouts in internal.h). Packing is the same
 // for every ISA variant, so a model packed once runs on any variant (and ForceIsa may change
 // variants after packing).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -141,6 +142,20 @@ void PackQb4w(size_t n, size_t k, size_t block, const uint8_t* w, const void* sc
 
 size_t PackedF32wBytes(size_t n, size_t k) {
   return sizeof(PackedHeader) + Panels(n) * F32PanelBytes(k);
+}
+
+void PackF32wKN(size_t n, size_t k, const float* b, size_t ldb, void* packed) {
+  WriteHeader(packed, kF32wMagic, n, k, 0, 0, F32PanelBytes(k));
+  float* base = reinterpret_cast<float*>(static_cast<uint8_t*>(packed) + sizeof(PackedHeader));
+  for (size_t p = 0; p < Panels(n); ++p) {
+    float* panel = base + p * 16 * k;
+    const size_t j0 = p * 16, cols = std::min<size_t>(16, n - j0);
+    for (size_t kk = 0; kk < k; ++kk) {
+      // A panel row is 16 consecutive columns of one row of B.
+      std::memcpy(panel + kk * 16, b + kk * ldb + j0, cols * sizeof(float));
+      if (cols < 16) std::memset(panel + kk * 16 + cols, 0, (16 - cols) * sizeof(float));
+    }
+  }
 }
 
 void PackF32w(size_t n, size_t k, const float* w, void* packed) {

@@ -41,13 +41,24 @@ TEST_P(F32Test, SGemmPackedMatchesReference) {
         std::vector<float> bt(k * n);
         for (size_t j = 0; j < n; ++j)
           for (size_t kk = 0; kk < k; ++kk) bt[kk * n + j] = w[j * k + kk];
-        std::vector<float> nob(m * n), c1(m * n), c2(m * n);
+        // ... and with row strides larger than the rows (B a view into a wider matrix).
+        const size_t ldp = n + 5, ldt = k + 3;
+        std::vector<float> btp(k * ldp, NAN), wp(n * ldt, NAN);
+        for (size_t kk = 0; kk < k; ++kk)
+          for (size_t j = 0; j < n; ++j) btp[kk * ldp + j] = bt[kk * n + j];
+        for (size_t j = 0; j < n; ++j)
+          for (size_t kk = 0; kk < k; ++kk) wp[j * ldt + kk] = w[j * k + kk];
+        std::vector<float> nob(m * n), c1(m * n), c2(m * n), c3(m * n), c4(m * n);
         SGemmRef(m, n, k, a.data(), k, w.data(), nullptr, Activation::kNone, nob.data(), n);
         SGemm(m, n, k, a.data(), k, w.data(), k, true, c1.data(), n, pool);
         SGemm(m, n, k, a.data(), k, bt.data(), n, false, c2.data(), n, pool);
+        SGemm(m, n, k, a.data(), k, btp.data(), ldp, false, c3.data(), n, pool);
+        SGemm(m, n, k, a.data(), k, wp.data(), ldt, true, c4.data(), n, pool);
         for (size_t i = 0; i < m * n; ++i) {
           ASSERT_NEAR(nob[i], c1[i], tol);
           ASSERT_NEAR(nob[i], c2[i], tol);
+          ASSERT_NEAR(nob[i], c3[i], tol);
+          ASSERT_NEAR(nob[i], c4[i], tol);
         }
       }
   pthreadpool_destroy(pool);
