@@ -563,6 +563,87 @@ int FuseActivation(Graph& g) {
   return count;
 }
 
+namespace {
+// `n` is x * c, c * x or x / c with c a float scalar constant whose rank does not exceed x's
+// (so the product has x's shape; a rank-0/1 scalar never changes the shape of the rank >= 1
+// scores): sets x, the scale and divide.
+bool ScalarScale(const Graph& g, const Node& n, std::string* x, float* c, bool* divide) {
+  if (!n.domain.empty() || n.inputs.size() != 2) return false;
+  std::string cname;
+  if (n.op == "Mul" && ConstScalar(g, n.In(1), c)) {
+    *x = n.In(0), cname = n.In(1), *divide = false;
+  } else if (n.op == "Mul" && ConstScalar(g, n.In(0), c)) {
+    *x = n.In(1), cname = n.In(0), *divide = false;
+  } else if (n.op == "Div" && ConstScalar(g, n.In(1), c)) {
+    *x = n.In(0), cname = n.In(1), *divide = true;
+  } else {
+    return false;
+  }
+  const Tensor* xt = g.Find(*x);
+  const Tensor* ct = g.Find(cname);
+  if (!ct || !ct->shape_known) return false;
+  return ct->dims.size() <= 1 || (xt && xt->shape_known && ct->dims.size() <= xt->dims.size());
+}
+}  // namespace
+
+int FuseScaledSoftmax(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  auto prod = g.Producers();
+  for (Node& sm : g.nodes) {
+    if (sm.dead || sm.op != "Softmax" || !sm.domain.empty() || sm.inputs.size() != 1) continue;
+    // Only over the last axis: axis -1, or the last index of a known rank (before opset 13 the
+    // default axis 1 flattens [1, rank) into one axis: the last axis only when the rank is 2).
+    const Tensor* u = g.Find(sm.In(0));
+    if (u && u->dtype != DType::kF32 && u->dtype != DType::kUnknown) continue;
+    int64_t axis = sm.Int("axis", g.opset >= 13 ? -1 : 1);
+    if (axis != -1 && !(u && u->shape_known && axis == static_cast<int64_t>(u->dims.size()) - 1)) continue;
+    Node* p = ProducerOf(g, prod, sm.In(0));
+    if (!p || SoleConsumer(g, cons, sm.In(0)) != &sm) continue;
+    std::string x, mask;
+    float scale = 1.0f;
+    bool divide = false;
+    std::vector<Node*> chain = {p};
+    if (p->domain.empty() && p->op == "Add" && p->inputs.size() == 2) {
+      // The scores are the side made by a Mul/Div by a scalar that only this Add reads; without
+      // one, input 0 (float addition commutes, so either order gives the same bits). The fused
+      // op broadcasts x and the mask exactly as Add does.
+      for (int side = 0; side < 2 && x.empty(); ++side) {
+        Node* m = ProducerOf(g, prod, p->In(static_cast<size_t>(side)));
+        if (m && SoleConsumer(g, cons, m->outputs[0]) == p && ScalarScale(g, *m, &x, &scale, &divide)) {
+          mask = p->In(static_cast<size_t>(1 - side));
+          chain.push_back(m);
+        }
+      }
+      if (x.empty()) {
+        x = p->In(0);
+        mask = p->In(1);
+      }
+      const Tensor* mt = g.Find(mask);
+      if (!mt || (mt->dtype != DType::kF32 && mt->dtype != DType::kUnknown)) continue;
+    } else if (!ScalarScale(g, *p, &x, &scale, &divide)) {
+      continue;
+    }
+    const Tensor* xt = g.Find(x);
+    if (!xt || (xt->dtype != DType::kF32 && xt->dtype != DType::kUnknown)) continue;
+    Node f;
+    f.name = sm.name;
+    f.op = "ScaledSoftmax";
+    f.domain = "edgert";
+    f.inputs = mask.empty() ? std::vector<std::string>{x} : std::vector<std::string>{x, mask};
+    f.outputs = sm.outputs;
+    f.SetFloat("scale", scale);
+    f.SetInt("divide", divide ? 1 : 0);
+    for (Node* n : chain) n->dead = true;
+    sm = std::move(f);
+    ++count;
+    cons = g.Consumers();
+    prod = g.Producers();
+  }
+  g.Compact();
+  return count;
+}
+
 absl::StatusOr<FusionStats> Fuse(Graph& g) {
   FusionStats s;
   s.layer_norm = FuseLayerNorm(g);
@@ -572,6 +653,7 @@ absl::StatusOr<FusionStats> Fuse(Graph& g) {
   s.fully_connected = FuseMatMulToFullyConnected(g);
   s.bias = FuseBias(g);
   s.activation = FuseActivation(g);
+  s.scaled_softmax = FuseScaledSoftmax(g);
   return s;
 }
 

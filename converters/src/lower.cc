@@ -185,6 +185,12 @@ class Lowerer {
         op->options.Set(std::move(opt));
       } else if (o == "Silu") {
         op->type = OpType::SILU;
+      } else if (o == "ScaledSoftmax") {
+        op->type = OpType::SCALED_SOFTMAX;
+        fb::ScaledSoftmaxOptionsT opt;
+        opt.scale = n.Float("scale", 1.0f);
+        opt.divide = n.Int("divide", 0) != 0;
+        op->options.Set(std::move(opt));
       } else {
         return Err(n, "internal op without a lowering");
       }

@@ -218,6 +218,61 @@ TEST(Convert, GeluPatternsFuse) {
   }
 }
 
+// Attention scores: Mul|Div(scalar) -> Add(mask) -> Softmax(last axis) becomes SCALED_SOFTMAX;
+// a Softmax over another axis, or a scaled tensor someone else reads, does not (fully).
+TEST(Convert, ScaledSoftmaxPatternsFuse) {
+  struct V {
+    const char* scale_op;  // "" = no Mul/Div
+    bool mask;
+    int64_t axis;
+    std::vector<OpType> want;
+    float scale;
+    bool divide;
+  };
+  const std::vector<V> variants = {
+      {"Mul", true, -1, {OpType::SCALED_SOFTMAX}, 0.125f, false},
+      {"Div", true, 3, {OpType::SCALED_SOFTMAX}, 8.0f, true},
+      {"", true, -1, {OpType::SCALED_SOFTMAX}, 1.0f, false},
+      {"Mul", false, -1, {OpType::SCALED_SOFTMAX}, 0.125f, false},
+      {"Mul", true, 1, {OpType::MUL, OpType::ADD, OpType::SOFTMAX}, 0, false},
+  };
+  for (const V& v : variants) {
+    OnnxBuilder b;
+    b.Input("s", {2, 3, 4, 6}).Input("m", {2, 1, 1, 6}).Output("y");
+    b.Scalar("c", v.divide ? 8.0f : 0.125f);
+    std::string cur = "s";
+    if (*v.scale_op) {
+      b.Node(v.scale_op, {"s", "c"}, {"t"}, "scale");
+      cur = "t";
+    }
+    if (v.mask) {
+      b.Node("Add", {cur, "m"}, {"u"}, "mask");
+      cur = "u";
+    }
+    OnnxBuilder::AttrI(b.Node("Softmax", {cur}, {"y"}, "softmax"), "axis", v.axis);
+    Efb e;
+    ASSERT_TRUE(ConvertIt(b, &e).ok());
+    ASSERT_EQ(e.OpTypes(), v.want) << v.scale_op << " mask " << v.mask << " axis " << v.axis;
+    if (v.want[0] != OpType::SCALED_SOFTMAX) continue;
+    const auto& op = *e.model->operators[0];
+    EXPECT_EQ(op.options.AsScaledSoftmaxOptions()->scale, v.scale);
+    EXPECT_EQ(op.options.AsScaledSoftmaxOptions()->divide, v.divide);
+    EXPECT_EQ(op.inputs.size(), v.mask ? 2u : 1u);
+    EXPECT_EQ(e.T(op.outputs[0]).name, "y");
+  }
+  // The scaled scores are also a graph output: the Mul stays, Add + Softmax still fuse.
+  OnnxBuilder b;
+  b.Input("s", {2, 6}).Input("m", {6}).Output("y").Output("t");
+  b.Scalar("c", 0.5f);
+  b.Node("Mul", {"s", "c"}, {"t"}, "scale");
+  b.Node("Add", {"t", "m"}, {"u"}, "mask");
+  b.Node("Softmax", {"u"}, {"y"}, "softmax");
+  Efb e;
+  ASSERT_TRUE(ConvertIt(b, &e).ok());
+  ASSERT_EQ(e.OpTypes(), (std::vector<OpType>{OpType::MUL, OpType::SCALED_SOFTMAX}));
+  EXPECT_EQ(e.model->operators[1]->options.AsScaledSoftmaxOptions()->scale, 1.0f);
+}
+
 TEST(Convert, SiluFusesAndFoldsIntoFullyConnected) {
   OnnxBuilder b;
   b.Input("x", {2, 4}).Output("y").Output("z");

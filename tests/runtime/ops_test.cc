@@ -310,6 +310,103 @@ TEST(Ops, LayerNorm) {
   EXPECT_NEAR((*out)[0].f32()[7], 1.5f / std::sqrt(0.75f) + 1, 1e-5);
 }
 
+// SCALED_SOFTMAX is the Mul|Div(scalar) -> Add(mask) -> Softmax(last axis) chain in one pass: it
+// must give the chain's bits, for masks that broadcast (also x broadcast by the mask), with and
+// without the scale or the mask, and for any thread count.
+TEST(Ops, ScaledSoftmaxEqualsTheChainBitwise) {
+  struct C {
+    std::vector<int64_t> x, mask;  // mask empty: no mask
+    bool divide, scale;
+  };
+  const std::vector<C> cases = {
+      {{2, 3, 5, 37}, {2, 1, 1, 37}, false, true},  // attention: [B, H, S, S] + [B, 1, 1, S]
+      {{2, 3, 5, 37}, {37}, true, true},
+      {{2, 3, 5, 37}, {3, 5, 1}, false, true},      // one mask value per row
+      {{2, 1, 5, 37}, {2, 3, 1, 37}, false, true},  // the mask widens x
+      {{4, 9}, {}, false, true},
+      {{4, 9}, {4, 9}, false, false},
+  };
+  auto shape_d = [](const std::vector<int64_t>& v) {
+    std::vector<D> d;
+    for (int64_t x : v) d.push_back(x);
+    return d;
+  };
+  for (const C& c : cases) {
+    std::vector<int64_t> out = c.x;
+    if (!c.mask.empty()) {
+      for (size_t i = 0; i < c.mask.size(); ++i) {
+        int64_t& o = out[out.size() - c.mask.size() + i];
+        o = std::max(o, c.mask[i]);
+      }
+    }
+    size_t nx = 1, nm = 1;
+    for (int64_t d : c.x) nx *= static_cast<size_t>(d);
+    for (int64_t d : c.mask) nm *= static_cast<size_t>(d);
+    std::vector<float> xv(nx), mv(nm);
+    for (size_t i = 0; i < nx; ++i) xv[i] = std::sin(0.91f * static_cast<float>(i)) * 9.f;
+    for (size_t i = 0; i < nm; ++i) mv[i] = i % 7 == 3 ? -10000.f : 0.25f * static_cast<float>(i % 5);
+    const float scale = 0.1767767f;
+    std::vector<float> want;
+    for (int fused = 0; fused < 2; ++fused) {
+      for (int threads = 1; threads <= 3; threads += 2) {
+        ModelBuilder b;
+        int x = b.Input("x", fb::DType::F32, shape_d(c.x));
+        int m = c.mask.empty() ? -1 : b.Input("m", fb::DType::F32, shape_d(c.mask));
+        int y = b.Tensor("y", fb::DType::F32, shape_d(out));
+        if (fused) {
+          fb::ScaledSoftmaxOptionsT o;
+          o.scale = c.scale ? scale : 1.0f;
+          o.divide = c.divide;
+          b.Op(fb::OpType::SCALED_SOFTMAX, m < 0 ? std::vector<int>{x} : std::vector<int>{x, m}, {y},
+               ModelBuilder::Opt(o));
+        } else {
+          int cur = x;
+          if (c.scale) {
+            int k = b.ConstF32("k", {}, {scale});
+            int t = b.Tensor("t", fb::DType::F32, shape_d(c.x));
+            b.Op(c.divide ? fb::OpType::DIV : fb::OpType::MUL, {cur, k}, {t}, ModelBuilder::Opt(fb::BinaryOptionsT{}));
+            cur = t;
+          }
+          if (m >= 0) {
+            int u = b.Tensor("u", fb::DType::F32, shape_d(out));
+            b.Op(fb::OpType::ADD, {cur, m}, {u}, ModelBuilder::Opt(fb::BinaryOptionsT{}));
+            cur = u;
+          }
+          fb::AxisOptionsT o;
+          o.axis = -1;
+          b.Op(fb::OpType::SOFTMAX, {cur}, {y}, ModelBuilder::Opt(o));
+        }
+        b.Output(y);
+        Runner r(b, threads);
+        ASSERT_TRUE(r.ok()) << r.error();
+        std::vector<HostTensor> in = {F32(c.x, xv)};
+        if (m >= 0) in.push_back(F32(c.mask, mv));
+        auto got = r.Run(in);
+        ASSERT_TRUE(got.ok()) << got.status();
+        ASSERT_EQ((*got)[0].shape, out);
+        const std::vector<float> v = (*got)[0].f32();
+        if (want.empty()) want = v;
+        ASSERT_EQ(std::memcmp(v.data(), want.data(), v.size() * 4), 0)
+            << "case x rank " << c.x.size() << " mask rank " << c.mask.size() << " fused " << fused << " threads " << threads;
+      }
+    }
+  }
+}
+
+TEST(Ops, ScaledSoftmaxMaskThatDoesNotBroadcastIsAnError) {
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {2, 8});
+  int m = b.Input("m", fb::DType::F32, {3, 8});
+  int y = b.Tensor("y", fb::DType::F32, {2, 8});
+  fb::ScaledSoftmaxOptionsT o;
+  b.Op(fb::OpType::SCALED_SOFTMAX, {x, m}, {y}, ModelBuilder::Opt(o));
+  b.Output(y);
+  Runner r(b);
+  auto got = r.Run({F32({2, 8}, std::vector<float>(16, 1.f)), F32({3, 8}, std::vector<float>(24, 0.f))});
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(std::string(got.status().message()).find("broadcast"), std::string::npos) << got.status();
+}
+
 // Rows long enough for the vectorized path (16 per step) plus tails, a large mean over a small
 // spread (cancellation), no bias: against a double-precision two-pass reference.
 TEST(Ops, LayerNormLongRows) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -147,6 +148,22 @@ __attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* p, float*
   for (; i < n; ++i) q[i] = ((p[i] - m) - mlo) * inv * g[i] + (b ? b[i] : 0.f);
 }
 
+// q[i] = (divide ? x[i] / scale : x[i] * scale) + m[i * ms] (ms = 1: a mask row, 0: one mask
+// value, m = null: no mask), 8 lanes at a time: the same two rounded operations per element as
+// the scalar loop (no FMA), i.e. what the separate Mul/Div and Add compute.
+__attribute__((target("avx2,fma"))) int64_t ScaleMaskRowAvx2(const float* x, float scale, bool divide,
+                                                             const float* m, int64_t ms, float* q, int64_t len) {
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 t = divide ? _mm256_div_ps(v, s) : _mm256_mul_ps(v, s);
+    if (m) t = _mm256_add_ps(t, ms ? _mm256_loadu_ps(m + i) : _mm256_set1_ps(m[0]));
+    _mm256_storeu_ps(q + i, t);
+  }
+  return i;
+}
+
 bool HaveAvx2() {
   static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return have;
@@ -249,6 +266,110 @@ absl::Status RunSoftmax(OpContext& ctx) {
   Split3(x.shape, axis, &outer, &len, &inner);
   SoftmaxTask t{x.as<float>(), ctx.out[0]->as<float>(), len, inner, ctx.op->type() == fb::OpType::LOG_SOFTMAX};
   pthreadpool_parallelize_1d(ctx.pool, SoftmaxOuter, &t, static_cast<size_t>(outer), 0);
+  return absl::OkStatus();
+}
+
+// ---- SCALED_SOFTMAX: softmax(x * scale + mask) over the last axis ----
+// x and the mask broadcast against each other as in Add (numpy rules); the output has the
+// broadcast shape.
+absl::Status InferScaledSoftmax(OpContext& ctx) {
+  RETURN_IF_ERROR(ExpectFloat(ctx, 0));
+  Shape out = ctx.in[0]->shape;
+  if (ctx.has_input(1)) {
+    RETURN_IF_ERROR(ExpectFloat(ctx, 1));
+    ASSIGN_OR_RETURN(out, BroadcastShapes(ctx, ctx.in[0]->shape, ctx.in[1]->shape));
+  }
+  if (out.empty()) return ctx.Error("input must have rank >= 1");
+  ctx.out[0]->shape = out;
+  ctx.out[0]->dtype = DType::F32;
+  return absl::OkStatus();
+}
+
+struct ScaledSoftmaxTask {
+  const float* x;
+  const float* mask;  // null: no mask
+  float* y;
+  float scale;
+  bool divide;
+  int64_t len;                     // the output's last dim
+  int64_t x_last, mask_last;       // element stride along the last axis: 1, or 0 (broadcast)
+  std::vector<int64_t> row_dims;   // the output's dims without the last
+  std::vector<int64_t> x_strides, mask_strides;  // per row dim, 0 where it broadcasts
+};
+
+// Element strides of `s` right-aligned to an output of rank r (0 where s has 1 or no dim).
+std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r) {
+  std::vector<int64_t> st(r, 0);
+  int64_t stride = 1;
+  for (size_t i = s.size(); i-- > 0;) {
+    st[r - s.size() + i] = s[i] == 1 ? 0 : stride;
+    stride *= s[i];
+  }
+  return st;
+}
+
+void ScaledSoftmaxRow(void* arg, size_t ri) {
+  const auto* t = static_cast<const ScaledSoftmaxTask*>(arg);
+  const int64_t len = t->len;
+  int64_t xo = 0, mo = 0, rest = static_cast<int64_t>(ri);
+  for (size_t d = t->row_dims.size(); d-- > 0;) {
+    const int64_t i = rest % t->row_dims[d];
+    rest /= t->row_dims[d];
+    xo += i * t->x_strides[d];
+    if (t->mask) mo += i * t->mask_strides[d];
+  }
+  const float* x = t->x + xo;
+  const float* m = t->mask ? t->mask + mo : nullptr;
+  float* q = t->y + static_cast<int64_t>(ri) * len;
+  const int64_t xs = t->x_last, ms = t->mask_last;
+  int64_t i = 0;
+#ifdef EDGERT_SOFTMAX_AVX2
+  if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, t->scale, t->divide, m, ms, q, len);
+#endif
+  for (; i < len; ++i) {
+    float v = t->divide ? x[i * xs] / t->scale : x[i * xs] * t->scale;
+    if (m) v = v + m[i * ms];
+    q[i] = v;
+  }
+  // Then the softmax of the row in place, exactly as SoftmaxOuter does for a contiguous row.
+  const float mx = MaxRow(q, len);
+  const double sum = ExpRow(q, mx, q, len);
+  const float inv = static_cast<float>(1.0 / sum);
+#ifdef EDGERT_SOFTMAX_AVX2
+  if (HaveAvx2()) {
+    ScaleRowAvx2(q, inv, len);
+    return;
+  }
+#endif
+  for (i = 0; i < len; ++i) q[i] *= inv;
+}
+
+absl::Status RunScaledSoftmax(OpContext& ctx) {
+  const Value& x = *ctx.in[0];
+  const Value& y = *ctx.out[0];
+  const auto* o = ctx.options<fb::ScaledSoftmaxOptions>();
+  ScaledSoftmaxTask t;
+  t.x = x.as<float>();
+  t.y = ctx.out[0]->as<float>();
+  t.mask = ctx.has_input(1) ? ctx.in[1]->as<float>() : nullptr;
+  t.scale = o->scale();
+  t.divide = o->divide();
+  t.len = y.shape.back();
+  const int64_t rows = t.len == 0 ? 0 : y.num_elements() / t.len;
+  if (rows == 0) return absl::OkStatus();
+  const size_t r = y.shape.size();
+  t.row_dims.assign(y.shape.begin(), y.shape.end() - 1);
+  t.x_strides = BroadcastStrides(x.shape, r);
+  t.x_last = t.x_strides.back();
+  t.x_strides.pop_back();
+  t.mask_last = 0;
+  if (t.mask) {
+    t.mask_strides = BroadcastStrides(ctx.in[1]->shape, r);
+    t.mask_last = t.mask_strides.back();
+    t.mask_strides.pop_back();
+  }
+  // Rows are independent and computed as on one thread: bit-identical for every thread count.
+  pthreadpool_parallelize_1d(ctx.pool, ScaledSoftmaxRow, &t, static_cast<size_t>(rows), 0);
   return absl::OkStatus();
 }
 
@@ -358,6 +479,8 @@ absl::Status RunBatchNorm(OpContext& ctx) {
 void RegisterNormOps(std::vector<OpDef>& ops) {
   ops.push_back({fb::OpType::SOFTMAX, fb::OpOptions::AxisOptions, 1, 1, 1, 1, InferSoftmax, RunSoftmax});
   ops.push_back({fb::OpType::LOG_SOFTMAX, fb::OpOptions::AxisOptions, 1, 1, 1, 1, InferSoftmax, RunSoftmax});
+  ops.push_back({fb::OpType::SCALED_SOFTMAX, fb::OpOptions::ScaledSoftmaxOptions, 1, 2, 1, 1, InferScaledSoftmax,
+                 RunScaledSoftmax});
   ops.push_back({fb::OpType::LAYER_NORM, fb::OpOptions::LayerNormOptions, 2, 3, 1, 1, InferLayerNorm, RunLayerNorm});
   ops.push_back({fb::OpType::BATCH_NORM, fb::OpOptions::LayerNormOptions, 5, 5, 1, 1, InferBatchNorm, RunBatchNorm});
 }

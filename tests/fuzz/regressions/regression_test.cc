@@ -69,7 +69,9 @@ TEST(FuzzRegressions, NpyInputsFailCleanly) {
   for (const std::string& f : Files("npy")) {
     SCOPED_TRACE(f);
     auto a = npy::Parse(Read(f), "r.npy");
-    if (!a.ok()) EXPECT_THAT(std::string(a.status().message()), HasSubstr("r.npy"));
+    if (!a.ok()) {
+      EXPECT_THAT(std::string(a.status().message()), HasSubstr("r.npy"));
+    }
   }
 }
 
