@@ -6,6 +6,8 @@
 // below element by element with the instructions' documented semantics.
 #pragma once
 
+#include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -25,6 +27,18 @@ inline __m512 ShimCvtepi32Ps(__m512i v) {
   for (int t = 0; t < 16; ++t) f[t] = static_cast<float>(i[t]);  // RNE, as vcvtdq2ps
   __m512 r;
   std::memcpy(&r, f, 64);
+  return r;
+}
+inline __m512i ShimCvttpsEpi32(__m512 v) {
+  float f[16];
+  int32_t i[16];
+  std::memcpy(f, &v, 64);
+  for (int t = 0; t < 16; ++t) {
+    // vcvttps2dq: truncation; NaN and out-of-range give INT32_MIN ("integer indefinite").
+    i[t] = std::isnan(f[t]) || f[t] >= 2147483648.0f || f[t] < -2147483648.0f ? INT32_MIN : static_cast<int32_t>(f[t]);
+  }
+  __m512i r;
+  std::memcpy(&r, i, 64);
   return r;
 }
 inline __m512 ShimCvtphPs(__m256i h) {
@@ -64,6 +78,7 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 }  // namespace edgert::kernels::simde_emu
 #define _mm512_cvtepi32_ps(v) ShimCvtepi32Ps(v)
 #define _mm512_cvtph_ps(v) ShimCvtphPs(v)
+#define _mm512_cvttps_epi32(v) ShimCvttpsEpi32(v)
 #define _mm512_cvtepu8_epi32(v) ShimCvtepu8Epi32(v)
 #define _mm512_mask_storeu_ps(p, m, v) ShimMaskStoreuPs(p, m, v)
 #define _mm512_mask_storeu_epi32(p, m, v) ShimMaskStoreuEpi32(p, m, v)

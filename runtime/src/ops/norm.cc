@@ -10,84 +10,13 @@
 #define EDGERT_SOFTMAX_AVX2 1
 #endif
 
+#include "edgert/kernels/softmax.h"
 #include "op.h"
 
 namespace edgert {
 namespace {
 
-// exp(x) for the softmax (x = v - max <= 0): Cody-Waite range reduction x = n ln2 + r,
-// |r| <= ln2/2, degree-6 polynomial (Cephes expf coefficients), times 2^n built in the exponent
-// bits. Max relative error ~2 ulp (vs 0.5 for libm) for x in [-80, 0]; x < -80 (exp < 2e-35,
-// e.g. masked attention keys at -10000) gives exactly 0, so that no denormal probabilities reach
-// the next MatMul (the row sum is >= 1, so the change is < 2e-35 absolute); NaN stays NaN. No libm
-// call, so the AVX2 version below does 8 at a time (the scalar one is the tail and non-x86).
-constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f,
-                kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
-
-inline float ExpSoftmax(float x) {
-  if (x < -80.0f) return 0.0f;  // NaN passes through (comparison false)
-  const float n = std::nearbyint(x * kLog2e);
-  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
-  float p = kP0;
-  p = p * r + kP1;
-  p = p * r + kP2;
-  p = p * r + kP3;
-  p = p * r + kP4;
-  p = p * r + kP5;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float two_n;
-  std::memcpy(&two_n, &bits, 4);
-  return p * two_n;
-}
-
 #ifdef EDGERT_SOFTMAX_AVX2
-// Row max, 8 lanes at a time (NaN-propagating like the scalar loop is not needed: a NaN input
-// makes its own exp NaN and so the row sum NaN either way).
-__attribute__((target("avx2,fma"))) float MaxRowAvx2(const float* p, int64_t len) {
-  __m256 m = _mm256_set1_ps(-INFINITY);
-  int64_t i = 0;
-  for (; i + 8 <= len; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(p + i));
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, m);
-  float mx = lanes[0];
-  for (int j = 1; j < 8; ++j) mx = std::max(mx, lanes[j]);
-  for (; i < len; ++i) mx = std::max(mx, p[i]);
-  return mx;
-}
-
-// Writes q[i] = exp(p[i] - mx) for the first 8*floor(len/8) entries, adds them to *sum
-// (8 float partial sums); returns how many it did.
-__attribute__((target("avx2,fma"))) int64_t ExpRowAvx2(const float* p, float mx, float* q, int64_t len, double* sum) {
-  __m256 acc = _mm256_setzero_ps();
-  const __m256 vmx = _mm256_set1_ps(mx), lo = _mm256_set1_ps(-80.0f), l2e = _mm256_set1_ps(kLog2e);
-  const __m256 c_hi = _mm256_set1_ps(kLn2Hi), c_lo = _mm256_set1_ps(kLn2Lo), one = _mm256_set1_ps(1.0f);
-  int64_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    __m256 x = _mm256_sub_ps(_mm256_loadu_ps(p + i), vmx);
-    const __m256 keep = _mm256_cmp_ps(x, lo, _CMP_NLT_UQ);  // x >= -80 or NaN
-    x = _mm256_max_ps(lo, x);  // max_ps returns its 2nd operand when either is NaN: NaN stays NaN
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, l2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, c_hi)), _mm256_mul_ps(n, c_lo));
-    __m256 pp = _mm256_set1_ps(kP0);
-    pp = _mm256_fmadd_ps(pp, r, _mm256_set1_ps(kP1));
-    pp = _mm256_fmadd_ps(pp, r, _mm256_set1_ps(kP2));
-    pp = _mm256_fmadd_ps(pp, r, _mm256_set1_ps(kP3));
-    pp = _mm256_fmadd_ps(pp, r, _mm256_set1_ps(kP4));
-    pp = _mm256_fmadd_ps(pp, r, _mm256_set1_ps(kP5));
-    pp = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(pp, r), r, r), one);
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    const __m256 ev = _mm256_and_ps(keep, _mm256_mul_ps(pp, _mm256_castsi256_ps(e)));
-    _mm256_storeu_ps(q + i, ev);
-    acc = _mm256_add_ps(acc, ev);
-  }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, acc);
-  for (float l : lanes) *sum += l;
-  return i;
-}
-
 // q[i] *= inv over a row (the softmax normalization), 8 lanes at a time; the same single
 // rounded multiply per element as the scalar loop, so the result does not depend on the path.
 __attribute__((target("avx2,fma"))) void ScaleRowAvx2(float* q, float inv, int64_t len) {
@@ -170,27 +99,10 @@ bool HaveAvx2() {
 }
 #endif
 
-float MaxRow(const float* p, int64_t len) {
-#ifdef EDGERT_SOFTMAX_AVX2
-  if (HaveAvx2()) return MaxRowAvx2(p, len);
-#endif
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i]);
-  return mx;
-}
-
-// q[i] = exp(p[i] - mx) for a contiguous row; returns the sum.
+// Row max and exp(p - max) with the row sum: the kernels' helpers (per ISA, same bits).
+float MaxRow(const float* p, int64_t len) { return kernels::SoftmaxRowMax(p, static_cast<size_t>(len)); }
 double ExpRow(const float* p, float mx, float* q, int64_t len) {
-  int64_t i = 0;
-  double sum = 0;
-#ifdef EDGERT_SOFTMAX_AVX2
-  if (HaveAvx2()) i = ExpRowAvx2(p, mx, q, len, &sum);
-#endif
-  for (; i < len; ++i) {
-    q[i] = ExpSoftmax(p[i] - mx);
-    sum += q[i];
-  }
-  return sum;
+  return kernels::SoftmaxRowExp(p, mx, q, static_cast<size_t>(len));
 }
 
 // Splits a shape around `axis`: outer x axis_len x inner.
@@ -280,6 +192,9 @@ absl::Status InferScaledSoftmax(OpContext& ctx) {
     ASSIGN_OR_RETURN(out, BroadcastShapes(ctx, ctx.in[0]->shape, ctx.in[1]->shape));
   }
   if (out.empty()) return ctx.Error("input must have rank >= 1");
+  if (out.size() > static_cast<size_t>(kMaxRank)) {
+    return ctx.Error(absl::StrCat("rank ", out.size(), " is above the supported ", kMaxRank));
+  }
   ctx.out[0]->shape = out;
   ctx.out[0]->dtype = DType::F32;
   return absl::OkStatus();
@@ -308,40 +223,55 @@ std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r) {
   return st;
 }
 
-void ScaledSoftmaxRow(void* arg, size_t ri) {
+// Rows [start, start + count): the x / mask offsets of the first by division, then stepped like
+// an odometer (per-row divisions were a visible part of the op on 128-element attention rows).
+void ScaledSoftmaxRows(void* arg, size_t start, size_t count) {
   const auto* t = static_cast<const ScaledSoftmaxTask*>(arg);
   const int64_t len = t->len;
-  int64_t xo = 0, mo = 0, rest = static_cast<int64_t>(ri);
-  for (size_t d = t->row_dims.size(); d-- > 0;) {
-    const int64_t i = rest % t->row_dims[d];
+  const size_t nd = t->row_dims.size();
+  int64_t idx[kMaxRank] = {};
+  int64_t xo = 0, mo = 0, rest = static_cast<int64_t>(start);
+  for (size_t d = nd; d-- > 0;) {
+    idx[d] = rest % t->row_dims[d];
     rest /= t->row_dims[d];
-    xo += i * t->x_strides[d];
-    if (t->mask) mo += i * t->mask_strides[d];
+    xo += idx[d] * t->x_strides[d];
+    if (t->mask) mo += idx[d] * t->mask_strides[d];
   }
-  const float* x = t->x + xo;
-  const float* m = t->mask ? t->mask + mo : nullptr;
-  float* q = t->y + static_cast<int64_t>(ri) * len;
   const int64_t xs = t->x_last, ms = t->mask_last;
-  int64_t i = 0;
+  for (size_t ri = start; ri < start + count; ++ri) {
+    const float* x = t->x + xo;
+    const float* m = t->mask ? t->mask + mo : nullptr;
+    float* q = t->y + static_cast<int64_t>(ri) * len;
+    int64_t i = 0;
 #ifdef EDGERT_SOFTMAX_AVX2
-  if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, t->scale, t->divide, m, ms, q, len);
+    if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, t->scale, t->divide, m, ms, q, len);
 #endif
-  for (; i < len; ++i) {
-    float v = t->divide ? x[i * xs] / t->scale : x[i * xs] * t->scale;
-    if (m) v = v + m[i * ms];
-    q[i] = v;
-  }
-  // Then the softmax of the row in place, exactly as SoftmaxOuter does for a contiguous row.
-  const float mx = MaxRow(q, len);
-  const double sum = ExpRow(q, mx, q, len);
-  const float inv = static_cast<float>(1.0 / sum);
+    for (; i < len; ++i) {
+      float v = t->divide ? x[i * xs] / t->scale : x[i * xs] * t->scale;
+      if (m) v = v + m[i * ms];
+      q[i] = v;
+    }
+    // Then the softmax of the row in place, exactly as SoftmaxOuter does for a contiguous row.
+    const float mx = MaxRow(q, len);
+    const double sum = ExpRow(q, mx, q, len);
+    const float inv = static_cast<float>(1.0 / sum);
 #ifdef EDGERT_SOFTMAX_AVX2
-  if (HaveAvx2()) {
-    ScaleRowAvx2(q, inv, len);
-    return;
-  }
+    if (HaveAvx2()) {
+      ScaleRowAvx2(q, inv, len);
+    } else
 #endif
-  for (i = 0; i < len; ++i) q[i] *= inv;
+    {
+      for (i = 0; i < len; ++i) q[i] *= inv;
+    }
+    for (size_t d = nd; d-- > 0;) {  // next row
+      xo += t->x_strides[d];
+      if (t->mask) mo += t->mask_strides[d];
+      if (++idx[d] < t->row_dims[d]) break;
+      xo -= t->x_strides[d] * idx[d];
+      if (t->mask) mo -= t->mask_strides[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
 }
 
 absl::Status RunScaledSoftmax(OpContext& ctx) {
@@ -369,7 +299,7 @@ absl::Status RunScaledSoftmax(OpContext& ctx) {
     t.mask_strides.pop_back();
   }
   // Rows are independent and computed as on one thread: bit-identical for every thread count.
-  pthreadpool_parallelize_1d(ctx.pool, ScaledSoftmaxRow, &t, static_cast<size_t>(rows), 0);
+  pthreadpool_parallelize_1d_tile_1d(ctx.pool, ScaledSoftmaxRows, &t, static_cast<size_t>(rows), 16, 0);
   return absl::OkStatus();
 }
 

@@ -183,7 +183,11 @@ void TransposeT(const T* src, T* dst, const Shape& in, const std::vector<int>& p
   std::vector<int64_t> idx(r, 0);
   int64_t off = 0;
   for (int64_t o = 0; o < total; o += inner) {
-    for (int64_t i = 0; i < inner; ++i) dst[o + i] = src[off + i * ist];
+    if (ist == 1) {  // the last axis stays last (e.g. attention heads [B, S, H, D] -> [B, H, S, D])
+      std::memcpy(dst + o, src + off, static_cast<size_t>(inner) * sizeof(T));
+    } else {
+      for (int64_t i = 0; i < inner; ++i) dst[o + i] = src[off + i * ist];
+    }
     for (size_t d = r - 1; d-- > 0;) {
       off += st[d];
       if (++idx[d] < out[d]) break;
