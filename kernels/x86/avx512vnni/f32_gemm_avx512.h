@@ -106,6 +106,13 @@ inline void F32GemmZmmNp(size_t mr, size_t nc, size_t k, const float* a, size_t 
 template <int MR>
 inline void F32GemmZmm2(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
                         const void* panel, const float* bias, float* c, size_t ldc) {
+  // A short last row block runs the next smaller tile (8 or 4 rows), as the qc8w kernel does.
+  if constexpr (MR > 8) {
+    if (mr <= 8) return F32GemmZmm2<8>(mr, nc, k, a, lda, panel, bias, c, ldc);
+  }
+  if constexpr (MR > 4) {
+    if (mr <= 4) return F32GemmZmm2<4>(mr, nc, k, a, lda, panel, bias, c, ldc);
+  }
   if (nc > 16) return F32GemmZmmNp<MR, 2>(mr, nc, k, a, lda, panel, bias, c, ldc);
   return F32GemmZmmNp<MR, 1>(mr, nc, k, a, lda, panel, bias, c, ldc);
 }

@@ -242,6 +242,14 @@ template <int MR>
 inline void Qc8wGemmZmm2(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t a_stride,
                          const QRowParams* rows, const void* panel, const QEpilogue* ep, float* c,
                          size_t ldc) {
+  // A short last row block runs the next smaller tile (8 or 4 rows): its full-tile path, and no
+  // work on duplicated rows. Per-output arithmetic does not depend on the tile height.
+  if constexpr (MR > 8) {
+    if (mr <= 8) return Qc8wGemmZmm2<8>(mr, nc, k, a, a_stride, rows, panel, ep, c, ldc);
+  }
+  if constexpr (MR > 4) {
+    if (mr <= 4) return Qc8wGemmZmm2<4>(mr, nc, k, a, a_stride, rows, panel, ep, c, ldc);
+  }
   if (nc > 16) return Qc8wGemmZmmNp<MR, 2>(mr, nc, k, a, a_stride, rows, panel, ep, c, ldc);
   return Qc8wGemmZmmNp<MR, 1>(mr, nc, k, a, a_stride, rows, panel, ep, c, ldc);
 }
@@ -358,6 +366,9 @@ template <int MR>
 inline void Qb4wGemmZmm2(size_t mr, size_t nc, size_t k, size_t block, uint32_t flags,
                          const uint8_t* a, size_t a_stride, const QRowParams* rows,
                          const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
+  if constexpr (MR > 4) {  // a short last row block: the 4-row tile
+    if (mr <= 4) return Qb4wGemmZmm2<4>(mr, nc, k, block, flags, a, a_stride, rows, panel, ep, c, ldc);
+  }
   if (nc > 16) return Qb4wGemmZmmNp<MR, 2>(mr, nc, k, block, flags, a, a_stride, rows, panel, ep, c, ldc);
   return Qb4wGemmZmmNp<MR, 1>(mr, nc, k, block, flags, a, a_stride, rows, panel, ep, c, ldc);
 }
