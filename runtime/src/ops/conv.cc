@@ -282,8 +282,9 @@ struct ConvState {
   int group = 1;
   std::vector<std::unique_ptr<uint8_t[], void (*)(uint8_t*)>> packed;  // per group (I8)
   std::vector<float> dequant;  // I8 weights as float (depthwise path)
-  // Channels-last paths: F32 1x1 group-1 weights packed for SGemmPacked (weights [M, C] are the
-  // GEMM's B, activations [positions, C] its A), and depthwise weights as [kh][kw][M].
+  // F32 group-1 weights packed for SGemmPacked (weights [M, C·kh·kw] are the GEMM's B, the
+  // activations as [positions, C·kh·kw] rows its A; the output [positions, M] is channels-last),
+  // and depthwise weights as [kh][kw][M] for the channels-last depthwise kernel.
   std::unique_ptr<uint8_t[], void (*)(uint8_t*)> packed_f32{nullptr, FreeAligned};
   std::vector<float> dw_hwc;
 };
@@ -313,12 +314,13 @@ absl::StatusOr<std::shared_ptr<void>> PrepareConv(const Model& m, const fb::Oper
     st->cg = cg;
     st->kk = kk;
     st->group = group;
-    if (group == 1 && kk == 1 && m > 0 && cg > 0) {
-      const size_t bytes = kernels::PackedF32wBytes(static_cast<size_t>(m), static_cast<size_t>(cg));
+    if (group == 1 && kk > 0 && m > 0 && cg > 0) {
+      const size_t kc = static_cast<size_t>(cg * kk);
+      const size_t bytes = kernels::PackedF32wBytes(static_cast<size_t>(m), kc);
       void* p = std::aligned_alloc(64, AlignUp(std::max<size_t>(bytes, 1), 64));
       if (p == nullptr) return absl::ResourceExhaustedError("out of memory packing weights");
       st->packed_f32.reset(static_cast<uint8_t*>(p));
-      kernels::PackF32w(static_cast<size_t>(m), static_cast<size_t>(cg), wf, p);
+      kernels::PackF32w(static_cast<size_t>(m), kc, wf, p);
       return std::shared_ptr<void>(st);
     }
     if (cg == 1 && group == m && m > 0) {
@@ -480,13 +482,14 @@ absl::StatusOr<ConvPlan> PlanConv(const OpContext& ctx) {
     p.col_bytes = AlignUp(os * kc * 4, 64) * (p.g.pointwise() ? 1 : 2);
     p.tmp_bytes = AlignUp(os * static_cast<size_t>(p.mg) * 4, 64);
     p.q_bytes = AlignUp(kernels::QGemmWorkspaceBytes(os, kc, threads), 64);
-  } else if (!p.depthwise && !p.g.pointwise()) {
-    p.col_bytes = AlignUp(os * kc * 4, 64);
   } else if (!p.depthwise && p.group == 1 && ctx.prepared != nullptr &&
              static_cast<const ConvState*>(ctx.prepared)->packed_f32) {
-    // Channels-last paths: transposed input or output (whichever side is NCHW).
-    p.col_bytes = AlignUp(os * kc * 4, 64);
+    // Packed F32 weights: [k, positions] im2col (unless pointwise) + its [positions, k]
+    // transpose as A, and the [positions, M] result transposed back when the output is NCHW.
+    p.col_bytes = AlignUp(os * kc * 4, 64) * (p.g.pointwise() ? 1 : 2);
     p.tmp_bytes = AlignUp(os * static_cast<size_t>(p.m) * 4, 64);
+  } else if (!p.depthwise && !p.g.pointwise()) {
+    p.col_bytes = AlignUp(os * kc * 4, 64);
   }
   return p;
 }
@@ -592,8 +595,9 @@ ConvLayoutCaps ConvChannelsLastCaps(const OpContext& ctx) {
   } else if (!p.depthwise && p.group == 1 && i8) {
     caps.out_ok = true;
     caps.in_ok = p.g.pointwise();
-  } else if (!p.depthwise && p.group == 1 && p.g.pointwise() && st->packed_f32) {
-    caps.in_ok = caps.out_ok = true;
+  } else if (!p.depthwise && p.group == 1 && st->packed_f32) {
+    caps.out_ok = true;
+    caps.in_ok = p.g.pointwise();
   }
   return caps;
 }
@@ -671,18 +675,26 @@ absl::Status RunConv(OpContext& ctx) {
     }
     return absl::OkStatus();
   }
-  if (x_cl || y_cl) {
-    // F32 1x1, group 1, packed weights: [positions, C] x [M, C]^T with bias and activation fused.
+  if (p.group == 1 && st != nullptr && st->packed_f32 && kc > 0) {
+    // F32, group 1, packed weights: [positions, C·kh·kw] x [M, C·kh·kw]^T with bias and
+    // activation fused, as the INT8 path (the weights are packed once at load, the activations
+    // are the GEMM's rows).
     float* tmp = reinterpret_cast<float*>(ws + p.col_bytes);
     for (int64_t n = 0; n < p.n; ++n) {
       const float* a = x + n * p.c * is;
       if (!x_cl) {
-        Transpose2D(a, p.c, os, col, ctx.pool);
+        if (p.g.pointwise()) {
+          Transpose2D(a, p.c, os, col, ctx.pool);
+        } else {
+          float* colk = reinterpret_cast<float*>(ws + p.col_bytes / 2);
+          Im2Col(a, p.c, p.g, colk, ctx.pool);
+          Transpose2D(colk, kc, os, col, ctx.pool);
+        }
         a = col;
       }
       float* out = y_cl ? y + n * p.m * os : tmp;
-      kernels::SGemmPacked(static_cast<size_t>(os), static_cast<size_t>(p.m), static_cast<size_t>(p.c), a,
-                           static_cast<size_t>(p.c), st->packed_f32.get(), bias, act, out, static_cast<size_t>(p.m),
+      kernels::SGemmPacked(static_cast<size_t>(os), static_cast<size_t>(p.m), static_cast<size_t>(kc), a,
+                           static_cast<size_t>(kc), st->packed_f32.get(), bias, act, out, static_cast<size_t>(p.m),
                            ctx.pool);
       if (!y_cl) Transpose2D(tmp, os, p.m, y + n * p.m * os, ctx.pool);
     }
