@@ -236,7 +236,9 @@ struct SGemmCtx {
   Activation act;
   float* c;
   size_t ldc;
-  ActivationFn act_fn;  // null for kNone
+  ActivationFn act_fn;  // null for kNone and for Relu / Relu6 (in the micro-kernel's epilogue)
+  bool fuse_clamp;
+  float clamp_hi;
 };
 
 void SGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
@@ -246,12 +248,14 @@ void SGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   const size_t n0 = tile * nr;
   const size_t nc = std::min(nr, x->n - n0);
   float bias_tmp[kMaxNr];
-  const float* bias = TileBias(x->bias, x->n, n0, nr, bias_tmp);
+  QEpilogue ep{TileBias(x->bias, x->n, n0, nr, bias_tmp), nullptr, 0};
+  ep.clamp = x->fuse_clamp;
+  ep.clamp_hi = x->clamp_hi;
   const uint8_t* w = Panel(x->packed, x->hdr, n0 / kPanelN);
   for (size_t i = i0; i < i0 + mt; i += uk.mr) {
     const size_t mr = std::min(uk.mr, i0 + mt - i);
     float* c = x->c + i * x->ldc + n0;
-    uk.fn(mr, nc, x->k, x->a + i * x->lda, x->lda, w, bias, c, x->ldc);
+    uk.fn(mr, nc, x->k, x->a + i * x->lda, x->lda, w, &ep, c, x->ldc);
     if (x->act_fn)
       for (size_t r = 0; r < mr; ++r) x->act_fn(x->act, c + r * x->ldc, nc);
   }
@@ -264,8 +268,11 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
   if (m == 0 || n == 0) return;
   const F32GemmConfig* cfg = CurrentF32GemmConfig();
   const PackedHeader* h = Header(packed_w, kF32wMagic, n, k);
+  // Relu / Relu6 in the micro-kernel's epilogue (as the quantized GEMMs); others per row.
+  const bool clamp = act == Activation::kRelu || act == Activation::kRelu6;
   SGemmCtx ctx{cfg, m, n, k, a, lda, packed_w, h, bias, act, c, ldc,
-               act == Activation::kNone ? nullptr : CurrentActivationFn()};
+               act == Activation::kNone || clamp ? nullptr : CurrentActivationFn(), clamp,
+               act == Activation::kRelu6 ? 6.0f : std::numeric_limits<float>::infinity()};
   const auto& uk = m == 1 ? cfg->gemm_1 : cfg->gemm;
   const size_t mt = uk.mr * std::max<size_t>(1, 60 / uk.mr);
   const size_t panels = (n + UkernelNr(uk) - 1) / UkernelNr(uk);  // column tiles

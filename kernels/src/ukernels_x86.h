@@ -35,7 +35,7 @@
       size_t ldc
 #define EDGERT_F32_ARGS                                                                         \
   size_t mr, size_t nc, size_t k, const float *a, size_t lda, const void *panel,                \
-      const float *bias, float *c, size_t ldc
+      const QEpilogue *ep, float *c, size_t ldc
 
 namespace edgert::kernels {
 EDGERT_DECLARE_X86_UKERNELS

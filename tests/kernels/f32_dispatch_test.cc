@@ -2,6 +2,7 @@
 #include <pthreadpool.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "test_util.h"
 
@@ -62,6 +63,33 @@ TEST_P(F32Test, SGemmPackedMatchesReference) {
         }
       }
   pthreadpool_destroy(pool);
+  ForceIsa(SelectedIsa());
+}
+
+// Relu / Relu6 run in the micro-kernels' epilogue: bit-identical to the GEMM then the separate
+// ApplyActivation pass (NaN and both bounds included), every variant, short and full tiles.
+TEST_P(F32Test, FusedClampEqualsSeparatePass) {
+  const Isa isa = GetParam();
+  if (!IsaBuilt(isa)) GTEST_SKIP() << IsaName(isa) << " is not built";
+  if (!IsaSupportedByCpu(isa)) GTEST_SKIP() << "this CPU cannot run " << IsaName(isa);
+  ASSERT_TRUE(ForceIsa(isa));
+  std::mt19937 rng(5);
+  for (Activation act : {Activation::kRelu, Activation::kRelu6})
+    for (size_t m : {1, 5, 13, 40})
+      for (size_t n : {3, 16, 48}) {
+        const size_t k = 19;
+        auto a = RandomFloats(m * k, rng), w = RandomFloats(n * k, rng), bias = RandomFloats(n, rng);
+        for (auto& v : w) v *= 8.0f;  // outputs well beyond 6 and below 0
+        a[0] = std::nanf("");          // a NaN row: the clamp gives the lower bound, as the pass
+        std::vector<uint8_t> packed(PackedF32wBytes(n, k));
+        PackF32w(n, k, w.data(), packed.data());
+        std::vector<float> fused(m * n), sep(m * n);
+        SGemmPacked(m, n, k, a.data(), k, packed.data(), bias.data(), act, fused.data(), n, nullptr);
+        SGemmPacked(m, n, k, a.data(), k, packed.data(), bias.data(), Activation::kNone, sep.data(), n, nullptr);
+        ApplyActivation(act, sep.data(), sep.size());
+        ASSERT_EQ(std::memcmp(fused.data(), sep.data(), fused.size() * 4), 0)
+            << IsaName(isa) << " m " << m << " n " << n << " act " << static_cast<int>(act);
+      }
   ForceIsa(SelectedIsa());
 }
 

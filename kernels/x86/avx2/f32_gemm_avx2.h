@@ -4,13 +4,14 @@
 
 #include "../simd_prelude.h"
 #include "edgert/kernels/internal.h"
+#include "ymm_common_avx2.h"
 
 namespace edgert::kernels {
 namespace {
 
 template <int MR>
 inline void F32GemmYmm(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
-                       const void* panel, const float* bias, float* c, size_t ldc) {
+                       const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
   const float* ar[MR];
   EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
   const float* w = static_cast<const float*>(panel);
@@ -48,9 +49,13 @@ inline void F32GemmYmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
     if (static_cast<size_t>(r) >= mr) continue;
     __m256 y0 = acc[0][r][0], y1 = acc[0][r][1];
-    if (bias) {
-      y0 = _mm256_add_ps(y0, _mm256_loadu_ps(bias));
-      y1 = _mm256_add_ps(y1, _mm256_loadu_ps(bias + 8));
+    if (ep->bias) {
+      y0 = _mm256_add_ps(y0, _mm256_loadu_ps(ep->bias));
+      y1 = _mm256_add_ps(y1, _mm256_loadu_ps(ep->bias + 8));
+    }
+    if (ep->clamp) {
+      y0 = ClampY(ep, y0);
+      y1 = ClampY(ep, y1);
     }
     float* cr = c + r * ldc;
     if (nc == 16) {

@@ -4,6 +4,6 @@
 
 namespace edgert::kernels {
 EDGERT_UKERNEL_NS_BEGIN
-void f32_gemm_1x16_avx512vnni(EDGERT_F32_ARGS) { F32GemmZmm<1>(mr, nc, k, a, lda, panel, bias, c, ldc); }
+void f32_gemm_1x16_avx512vnni(EDGERT_F32_ARGS) { F32GemmZmm<1>(mr, nc, k, a, lda, panel, ep, c, ldc); }
 EDGERT_UKERNEL_NS_END
 }  // namespace edgert::kernels

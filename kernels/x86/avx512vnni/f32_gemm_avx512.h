@@ -4,6 +4,7 @@
 
 #include "../simd_prelude.h"
 #include "edgert/kernels/internal.h"
+#include "zmm_common_avx512vnni.h"
 
 namespace edgert::kernels {
 EDGERT_UKERNEL_NS_BEGIN
@@ -11,7 +12,7 @@ namespace {
 
 template <int MR>
 inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
-                       const void* panel, const float* bias, float* c, size_t ldc) {
+                       const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
   const float* ar[MR];
   EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
   const float* w = static_cast<const float*>(panel);
@@ -40,7 +41,8 @@ inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
     if (static_cast<size_t>(r) >= mr) continue;
     __m512 y = acc[0][r];
-    if (bias) y = _mm512_add_ps(y, _mm512_loadu_ps(bias));
+    if (ep->bias) y = _mm512_add_ps(y, _mm512_loadu_ps(ep->bias));
+    y = ClampZ(ep, y);
     if (nc == 16) {
       _mm512_storeu_ps(c + r * ldc, y);
     } else {
@@ -54,7 +56,7 @@ inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
 // when nc <= 16), so results do not depend on which tile an output falls in.
 template <int MR, int NP>
 inline void F32GemmZmmNp(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
-                         const void* panel, const float* bias, float* c, size_t ldc) {
+                         const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
   const float* w = static_cast<const float*>(panel);
   const size_t pf = 16 * k;  // floats per panel
   __m512 acc[NP][MR];
@@ -93,7 +95,8 @@ inline void F32GemmZmmNp(size_t mr, size_t nc, size_t k, const float* a, size_t 
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
       if (static_cast<size_t>(r) >= mr) continue;
       __m512 y = acc[j][r];
-      if (bias) y = _mm512_add_ps(y, _mm512_loadu_ps(bias + 16 * j));
+      if (ep->bias) y = _mm512_add_ps(y, _mm512_loadu_ps(ep->bias + 16 * j));
+      y = ClampZ(ep, y);
       if (ncj == 16) {
         _mm512_storeu_ps(c + r * ldc + 16 * j, y);
       } else {
@@ -105,16 +108,16 @@ inline void F32GemmZmmNp(size_t mr, size_t nc, size_t k, const float* a, size_t 
 
 template <int MR>
 inline void F32GemmZmm2(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
-                        const void* panel, const float* bias, float* c, size_t ldc) {
+                        const void* panel, const QEpilogue* ep, float* c, size_t ldc) {
   // A short last row block runs the next smaller tile (8 or 4 rows), as the qc8w kernel does.
   if constexpr (MR > 8) {
-    if (mr <= 8) return F32GemmZmm2<8>(mr, nc, k, a, lda, panel, bias, c, ldc);
+    if (mr <= 8) return F32GemmZmm2<8>(mr, nc, k, a, lda, panel, ep, c, ldc);
   }
   if constexpr (MR > 4) {
-    if (mr <= 4) return F32GemmZmm2<4>(mr, nc, k, a, lda, panel, bias, c, ldc);
+    if (mr <= 4) return F32GemmZmm2<4>(mr, nc, k, a, lda, panel, ep, c, ldc);
   }
-  if (nc > 16) return F32GemmZmmNp<MR, 2>(mr, nc, k, a, lda, panel, bias, c, ldc);
-  return F32GemmZmmNp<MR, 1>(mr, nc, k, a, lda, panel, bias, c, ldc);
+  if (nc > 16) return F32GemmZmmNp<MR, 2>(mr, nc, k, a, lda, panel, ep, c, ldc);
+  return F32GemmZmmNp<MR, 1>(mr, nc, k, a, lda, panel, ep, c, ldc);
 }
 
 }  // namespace

@@ -100,8 +100,9 @@ using Qc8wGemmFn = void (*)(size_t mr, size_t nc, size_t k, const uint8_t* a, si
 using Qb4wGemmFn = void (*)(size_t mr, size_t nc, size_t k, size_t block, uint32_t flags,
                             const uint8_t* a, size_t a_stride, const QRowParams* rows,
                             const void* panel, const QEpilogue* ep, float* c, size_t ldc);
+// FP32: the epilogue's bias and clamp apply (its acc test hook does not).
 using F32GemmFn = void (*)(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
-                           const void* panel, const float* bias, float* c, size_t ldc);
+                           const void* panel, const QEpilogue* ep, float* c, size_t ldc);
 
 template <class Fn>
 struct UkernelEntry {
@@ -184,7 +185,7 @@ void qd8_qb4w_gemm_4x16c8_ref(size_t mr, size_t nc, size_t k, size_t block, uint
                               const uint8_t* a, size_t a_stride, const QRowParams* rows,
                               const void* panel, const QEpilogue* ep, float* c, size_t ldc);
 void f32_gemm_4x16_ref(size_t mr, size_t nc, size_t k, const float* a, size_t lda,
-                       const void* panel, const float* bias, float* c, size_t ldc);
+                       const void* panel, const QEpilogue* ep, float* c, size_t ldc);
 
 // ---- test hooks on the current (or forced) variant ----
 // Runs the selected qc8w micro-kernels over a whole matrix of already quantized rows and returns
