@@ -407,6 +407,43 @@ TEST(Ops, ScaledSoftmaxMaskThatDoesNotBroadcastIsAnError) {
   EXPECT_NE(std::string(got.status().message()).find("broadcast"), std::string::npos) << got.status();
 }
 
+// Transpose splits output rows over the pool: every permutation kind (last axis kept or moved)
+// equals the element-by-element definition for 1-3 threads.
+TEST(Ops, TransposeThreadedMatchesDefinition) {
+  const std::vector<int64_t> in_shape = {3, 64, 40, 9};
+  std::vector<float> in(3 * 64 * 40 * 9);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
+  for (const std::vector<int32_t>& perm : {std::vector<int32_t>{0, 2, 1, 3}, std::vector<int32_t>{0, 2, 3, 1},
+                                           std::vector<int32_t>{3, 2, 1, 0}}) {
+    std::vector<int64_t> out_shape(4);
+    for (size_t i = 0; i < 4; ++i) out_shape[i] = in_shape[static_cast<size_t>(perm[i])];
+    std::vector<float> want(in.size());
+    int64_t o = 0;
+    for (int64_t a = 0; a < out_shape[0]; ++a)
+      for (int64_t b2 = 0; b2 < out_shape[1]; ++b2)
+        for (int64_t c = 0; c < out_shape[2]; ++c)
+          for (int64_t d = 0; d < out_shape[3]; ++d) {
+            int64_t src[4];
+            const int64_t oi[4] = {a, b2, c, d};
+            for (size_t i = 0; i < 4; ++i) src[perm[i]] = oi[i];
+            want[static_cast<size_t>(o++)] = in[static_cast<size_t>(((src[0] * 64 + src[1]) * 40 + src[2]) * 9 + src[3])];
+          }
+    for (int threads = 1; threads <= 3; ++threads) {
+      ModelBuilder b;
+      int x = b.Input("x", fb::DType::F32, {3, 64, 40, 9});
+      int y = b.Tensor("y", fb::DType::F32, {out_shape[0], out_shape[1], out_shape[2], out_shape[3]});
+      fb::TransposeOptionsT to;
+      to.perm = perm;
+      b.Op(fb::OpType::TRANSPOSE, {x}, {y}, ModelBuilder::Opt(to));
+      b.Output(y);
+      Runner r(b, threads);
+      auto got = r.Run({F32(in_shape, in)});
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ((*got)[0].f32(), want) << "perm " << perm[0] << perm[1] << perm[2] << perm[3] << " threads " << threads;
+    }
+  }
+}
+
 // Rows long enough for the vectorized path (16 per step) plus tails, a large mean over a small
 // spread (cancellation), no bias: against a double-precision two-pass reference.
 TEST(Ops, LayerNormLongRows) {

@@ -165,24 +165,22 @@ absl::Status InferTranspose(OpContext& ctx) {
   return absl::OkStatus();
 }
 
+// Output rows (runs along the output's last axis) [row_begin, row_end) of a transpose: the first
+// row's source offset by division, then an odometer over the output's leading dims.
 template <typename T>
-void TransposeT(const T* src, T* dst, const Shape& in, const std::vector<int>& p) {
-  const size_t r = in.size();
-  std::vector<int64_t> istride(r, 1);
-  for (size_t i = r; i-- > 1;) istride[i - 1] = istride[i] * in[i];
-  Shape out(r);
-  std::vector<int64_t> st(r);
-  for (size_t i = 0; i < r; ++i) {
-    out[i] = in[static_cast<size_t>(p[i])];
-    st[i] = istride[static_cast<size_t>(p[i])];
-  }
-  const int64_t total = NumElementsUnchecked(in);
-  if (total == 0) return;
-  if (r == 0) { dst[0] = src[0]; return; }
+void TransposeRows(const T* src, T* dst, const Shape& out, const std::vector<int64_t>& st, int64_t row_begin,
+                   int64_t row_end) {
+  const size_t r = out.size();
   const int64_t inner = out[r - 1], ist = st[r - 1];
   std::vector<int64_t> idx(r, 0);
-  int64_t off = 0;
-  for (int64_t o = 0; o < total; o += inner) {
+  int64_t off = 0, rest = row_begin;
+  for (size_t d = r - 1; d-- > 0;) {
+    idx[d] = rest % out[d];
+    rest /= out[d];
+    off += idx[d] * st[d];
+  }
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t o = row * inner;
     if (ist == 1) {  // the last axis stays last (e.g. attention heads [B, S, H, D] -> [B, H, S, D])
       std::memcpy(dst + o, src + off, static_cast<size_t>(inner) * sizeof(T));
     } else {
@@ -197,16 +195,55 @@ void TransposeT(const T* src, T* dst, const Shape& in, const std::vector<int>& p
   }
 }
 
+template <typename T>
+struct TransposeTask {
+  const T* src;
+  T* dst;
+  Shape out;
+  std::vector<int64_t> st;
+};
+
+template <typename T>
+void TransposeRange(void* arg, size_t start, size_t count) {
+  const auto* t = static_cast<const TransposeTask<T>*>(arg);
+  TransposeRows(t->src, t->dst, t->out, t->st, static_cast<int64_t>(start), static_cast<int64_t>(start + count));
+}
+
+// Split over the session's pool in blocks of output rows (>= 16K elements each); every element is
+// a plain copy, so any split gives the same result.
+template <typename T>
+void TransposeT(const T* src, T* dst, const Shape& in, const std::vector<int>& p, pthreadpool_t pool) {
+  const size_t r = in.size();
+  std::vector<int64_t> istride(r, 1);
+  for (size_t i = r; i-- > 1;) istride[i - 1] = istride[i] * in[i];
+  TransposeTask<T> t{src, dst, Shape(r), std::vector<int64_t>(r)};
+  for (size_t i = 0; i < r; ++i) {
+    t.out[i] = in[static_cast<size_t>(p[i])];
+    t.st[i] = istride[static_cast<size_t>(p[i])];
+  }
+  const int64_t total = NumElementsUnchecked(in);
+  if (total == 0) return;
+  if (r == 0) { dst[0] = src[0]; return; }
+  const int64_t inner = t.out[r - 1], rows = total / inner;
+  const int64_t tile = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner));
+  if (pool == nullptr || rows <= tile) {
+    TransposeRows(src, dst, t.out, t.st, 0, rows);
+    return;
+  }
+  pthreadpool_parallelize_1d_tile_1d(pool, TransposeRange<T>, &t, static_cast<size_t>(rows),
+                                     static_cast<size_t>(tile), 0);
+}
+
 absl::Status RunTranspose(OpContext& ctx) {
   const Value& x = *ctx.in[0];
   absl::Status st;
   std::vector<int> p = Perm(ctx, x.rank(), &st);
   RETURN_IF_ERROR(st);
   switch (DTypeSize(x.dtype)) {
-    case 1: TransposeT(x.as<uint8_t>(), ctx.out[0]->as<uint8_t>(), x.shape, p); break;
-    case 2: TransposeT(x.as<uint16_t>(), ctx.out[0]->as<uint16_t>(), x.shape, p); break;
-    case 4: TransposeT(x.as<uint32_t>(), ctx.out[0]->as<uint32_t>(), x.shape, p); break;
-    case 8: TransposeT(x.as<uint64_t>(), ctx.out[0]->as<uint64_t>(), x.shape, p); break;
+    case 1: TransposeT(x.as<uint8_t>(), ctx.out[0]->as<uint8_t>(), x.shape, p, ctx.pool); break;
+    case 2: TransposeT(x.as<uint16_t>(), ctx.out[0]->as<uint16_t>(), x.shape, p, ctx.pool); break;
+    case 4: TransposeT(x.as<uint32_t>(), ctx.out[0]->as<uint32_t>(), x.shape, p, ctx.pool); break;
+    case 8: TransposeT(x.as<uint64_t>(), ctx.out[0]->as<uint64_t>(), x.shape, p, ctx.pool); break;
     default: return ctx.Error("unsupported dtype");
   }
   return absl::OkStatus();
