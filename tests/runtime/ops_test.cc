@@ -407,6 +407,39 @@ TEST(Ops, ScaledSoftmaxMaskThatDoesNotBroadcastIsAnError) {
   EXPECT_NE(std::string(got.status().message()).find("broadcast"), std::string::npos) << got.status();
 }
 
+// Batched MatMul (attention heads) runs one product per task when there are enough of them:
+// the same bits for 1-3 threads, broadcast batch dims included, and the naive product.
+TEST(Ops, BatchedMatMulSameBitsForAnyThreadCount) {
+  std::vector<float> av(2 * 6 * 5 * 7), bv(6 * 7 * 3);
+  for (size_t i = 0; i < av.size(); ++i) av[i] = std::sin(0.3f * static_cast<float>(i));
+  for (size_t i = 0; i < bv.size(); ++i) bv[i] = std::cos(0.7f * static_cast<float>(i));
+  std::vector<float> first;
+  for (int threads = 1; threads <= 3; ++threads) {
+    ModelBuilder b;
+    int a = b.Input("a", fb::DType::F32, {2, 6, 5, 7});
+    int bb = b.Input("b", fb::DType::F32, {6, 7, 3});
+    int y = b.Tensor("y", fb::DType::F32, {2, 6, 5, 3});
+    b.Op(fb::OpType::MATMUL, {a, bb}, {y}, {});
+    b.Output(y);
+    Runner r(b, threads);
+    auto got = r.Run({F32({2, 6, 5, 7}, av), F32({6, 7, 3}, bv)});
+    ASSERT_TRUE(got.ok()) << got.status();
+    const std::vector<float> v = (*got)[0].f32();
+    if (first.empty()) {
+      first = v;
+      for (int n = 0; n < 2; ++n)
+        for (int h = 0; h < 6; ++h)
+          for (int i = 0; i < 5; ++i)
+            for (int j = 0; j < 3; ++j) {
+              double acc = 0;
+              for (int k = 0; k < 7; ++k) acc += av[((n * 6 + h) * 5 + i) * 7 + k] * bv[(h * 7 + k) * 3 + j];
+              ASSERT_NEAR(v[static_cast<size_t>(((n * 6 + h) * 5 + i) * 3 + j)], acc, 1e-5);
+            }
+    }
+    ASSERT_EQ(std::memcmp(v.data(), first.data(), v.size() * 4), 0) << threads << " threads";
+  }
+}
+
 // Transpose splits output rows over the pool: every permutation kind (last axis kept or moved)
 // equals the element-by-element definition for 1-3 threads.
 TEST(Ops, TransposeThreadedMatchesDefinition) {

@@ -54,6 +54,46 @@ absl::Status InferMatMul(OpContext& ctx) {
   return absl::OkStatus();
 }
 
+struct MatMulBatchTask {
+  const float* pa;
+  const float* pb;
+  float* pc;
+  int64_t m, k, n;
+  Shape ab, bb, batch;
+};
+
+// Offsets of batch bi's A and B matrices (numpy broadcasting of the batch dims).
+void BatchOffsets(const MatMulBatchTask& t, int64_t bi, int64_t* oa, int64_t* ob) {
+  const size_t r = t.batch.size();
+  int64_t idx[kMaxRank + 2] = {};
+  for (size_t d = r; d-- > 0;) {
+    idx[d] = bi % t.batch[d];
+    bi /= t.batch[d];
+  }
+  *oa = *ob = 0;
+  for (size_t d = 0; d < r; ++d) {
+    *oa = *oa * t.ab[d] + (t.ab[d] == 1 ? 0 : idx[d]);
+    *ob = *ob * t.bb[d] + (t.bb[d] == 1 ? 0 : idx[d]);
+  }
+}
+
+void MatMulOne(const MatMulBatchTask& t, int64_t bi, pthreadpool_t pool) {
+  int64_t oa, ob;
+  BatchOffsets(t, bi, &oa, &ob);
+  float* c = t.pc + bi * t.m * t.n;
+  if (t.k == 0) {
+    std::memset(c, 0, static_cast<size_t>(t.m * t.n) * sizeof(float));
+    return;
+  }
+  kernels::SGemm(static_cast<size_t>(t.m), static_cast<size_t>(t.n), static_cast<size_t>(t.k), t.pa + oa * t.m * t.k,
+                 static_cast<size_t>(t.k), t.pb + ob * t.k * t.n, static_cast<size_t>(t.n), false, c,
+                 static_cast<size_t>(t.n), pool);
+}
+
+void MatMulBatch(void* arg, size_t bi) {
+  MatMulOne(*static_cast<const MatMulBatchTask*>(arg), static_cast<int64_t>(bi), nullptr);
+}
+
 absl::Status RunMatMul(OpContext& ctx) {
   Shape a = ctx.in[0]->shape, b = ctx.in[1]->shape;
   if (a.size() == 1) a.insert(a.begin(), 1);
@@ -61,6 +101,7 @@ absl::Status RunMatMul(OpContext& ctx) {
   const int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
   Shape ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
   const size_t r = std::max(ab.size(), bb.size());
+  if (r > static_cast<size_t>(kMaxRank)) return ctx.Error("batch rank too large");
   ab.insert(ab.begin(), r - ab.size(), 1);
   bb.insert(bb.begin(), r - bb.size(), 1);
   Shape batch(r);
@@ -68,29 +109,15 @@ absl::Status RunMatMul(OpContext& ctx) {
   // max() turned a [0] vs [1] batch into 1 and read an empty operand (fuzz_efb: heap-buffer-overflow).
   for (size_t i = 0; i < r; ++i) batch[i] = ab[i] == 1 ? bb[i] : ab[i];
   const int64_t nb = NumElementsUnchecked(batch);
-  const float* pa = ctx.in[0]->as<float>();
-  const float* pb = ctx.in[1]->as<float>();
-  float* pc = ctx.out[0]->as<float>();
-  std::vector<int64_t> idx(r, 0);
-  for (int64_t bi = 0; bi < nb; ++bi) {
-    int64_t oa = 0, ob = 0;
-    for (size_t d = 0; d < r; ++d) {
-      oa = oa * ab[d] + (ab[d] == 1 ? 0 : idx[d]);
-      ob = ob * bb[d] + (bb[d] == 1 ? 0 : idx[d]);
-    }
-    if (m > 0 && n > 0) {
-      if (k == 0) {
-        std::memset(pc + bi * m * n, 0, static_cast<size_t>(m * n) * sizeof(float));
-      } else {
-        kernels::SGemm(static_cast<size_t>(m), static_cast<size_t>(n), static_cast<size_t>(k), pa + oa * m * k,
-                       static_cast<size_t>(k), pb + ob * k * n, static_cast<size_t>(n), false, pc + bi * m * n,
-                       static_cast<size_t>(n), ctx.pool);
-      }
-    }
-    for (size_t d = r; d-- > 0;) {
-      if (++idx[d] < batch[d]) break;
-      idx[d] = 0;
-    }
+  if (m == 0 || n == 0 || nb == 0) return absl::OkStatus();
+  MatMulBatchTask t{ctx.in[0]->as<float>(), ctx.in[1]->as<float>(), ctx.out[0]->as<float>(), m, k, n, ab, bb, batch};
+  const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
+  if (threads > 1 && static_cast<size_t>(nb) >= 2 * threads) {
+    // Many small products (attention heads): one whole product per task, one dispatch for all
+    // (a GEMM's result does not depend on how it is split, so the bits are the same).
+    pthreadpool_parallelize_1d(ctx.pool, MatMulBatch, &t, static_cast<size_t>(nb), 0);
+  } else {
+    for (int64_t bi = 0; bi < nb; ++bi) MatMulOne(t, bi, ctx.pool);
   }
   return absl::OkStatus();
 }
