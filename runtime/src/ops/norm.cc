@@ -80,16 +80,25 @@ __attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* p, float*
 // q[i] = (divide ? x[i] / scale : x[i] * scale) + m[i * ms] (ms = 1: a mask row, 0: one mask
 // value, m = null: no mask), 8 lanes at a time: the same two rounded operations per element as
 // the scalar loop (no FMA), i.e. what the separate Mul/Div and Add compute.
+// Also returns (in *mx) the max of what it wrote, so that the softmax needs no separate max pass.
 __attribute__((target("avx2,fma"))) int64_t ScaleMaskRowAvx2(const float* x, float scale, bool divide,
-                                                             const float* m, int64_t ms, float* q, int64_t len) {
+                                                             const float* m, int64_t ms, float* q, int64_t len,
+                                                             float* mx) {
   const __m256 s = _mm256_set1_ps(scale);
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
   int64_t i = 0;
   for (; i + 8 <= len; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
     __m256 t = divide ? _mm256_div_ps(v, s) : _mm256_mul_ps(v, s);
     if (m) t = _mm256_add_ps(t, ms ? _mm256_loadu_ps(m + i) : _mm256_set1_ps(m[0]));
     _mm256_storeu_ps(q + i, t);
+    vmax = _mm256_max_ps(vmax, t);
   }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  float r = lanes[0];
+  for (int j = 1; j < 8; ++j) r = lanes[j] > r ? lanes[j] : r;
+  *mx = r;
   return i;
 }
 
@@ -243,16 +252,17 @@ void ScaledSoftmaxRows(void* arg, size_t start, size_t count) {
     const float* m = t->mask ? t->mask + mo : nullptr;
     float* q = t->y + static_cast<int64_t>(ri) * len;
     int64_t i = 0;
+    float mx = -INFINITY;  // the row max, taken while writing (max is exact: any order agrees)
 #ifdef EDGERT_SOFTMAX_AVX2
-    if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, t->scale, t->divide, m, ms, q, len);
+    if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, t->scale, t->divide, m, ms, q, len, &mx);
 #endif
     for (; i < len; ++i) {
       float v = t->divide ? x[i * xs] / t->scale : x[i * xs] * t->scale;
       if (m) v = v + m[i * ms];
       q[i] = v;
+      mx = v > mx ? v : mx;
     }
     // Then the softmax of the row in place, exactly as SoftmaxOuter does for a contiguous row.
-    const float mx = MaxRow(q, len);
     const double sum = ExpRow(q, mx, q, len);
     const float inv = static_cast<float>(1.0 / sum);
 #ifdef EDGERT_SOFTMAX_AVX2
