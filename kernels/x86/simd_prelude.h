@@ -85,6 +85,7 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 // AVX-VNNI (VEX) has the same semantics as AVX512-VL VNNI's 256-bit form.
 #define EDGERT_DPBUSD256(acc, a, b) simde_mm256_dpbusd_epi32(acc, a, b)
 #define EDGERT_PIN_REG(v) ((void)0)
+#define EDGERT_ADD_EPI32_INPLACE(acc, t) ((acc) = _mm256_add_epi32((acc), (t)))
 #else
 #include <immintrin.h>
 #define EDGERT_UKERNEL_NS_BEGIN
@@ -94,6 +95,9 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 // accumulator to one register. Without it GCC 12 sometimes rotates accumulators of a step loop
 // through other registers (a vmovdqa per accumulator per step) or stores them on every step.
 #define EDGERT_PIN_REG(v) __asm__("" : "+v"(v))
+// acc += t (int32 lanes, ymm) as the destructive vpaddd acc, t -> acc: keeps a loop-carried
+// accumulator in one register where GCC's 3-operand choice added a vmovdqa per accumulator.
+#define EDGERT_ADD_EPI32_INPLACE(acc, t) __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(t))
 #endif
 
 // Loops over registers (rows, column halves, accumulator sets) must be fully unrolled so that

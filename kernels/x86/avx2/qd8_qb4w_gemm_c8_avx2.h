@@ -48,6 +48,8 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
             const uint8_t* ap = ar[r] + kb + 8 * s;
             i32[r] = EDGERT_DPBUSD256(i32[r], Bcast32(ap), wlo);
             i32b[r] = EDGERT_DPBUSD256(i32b[r], Bcast32(ap + 4), whi);
+            EDGERT_PIN_REG(i32[r]);  // else GCC moved each accumulator through another register
+            EDGERT_PIN_REG(i32b[r]);
           }
         }
         EDGERT_UNROLL for (int r = 0; r < MR; ++r)

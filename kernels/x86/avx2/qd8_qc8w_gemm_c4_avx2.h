@@ -40,10 +40,10 @@ inline void Qc8wGemmYmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
           acc[u][r][0] = EDGERT_DPBUSD256(acc[u][r][0], va, w0);
           acc[u][r][1] = EDGERT_DPBUSD256(acc[u][r][1], va, w1);
         } else {
-          acc[u][r][0] = _mm256_add_epi32(acc[u][r][0],
-                                          _mm256_madd_epi16(_mm256_maddubs_epi16(va, w0), ones));
-          acc[u][r][1] = _mm256_add_epi32(acc[u][r][1],
-                                          _mm256_madd_epi16(_mm256_maddubs_epi16(va, w1), ones));
+          // In place: GCC otherwise rotated the accumulators through other registers (8-9
+          // vmovdqa and a stack store per step of the 4-row tile).
+          EDGERT_ADD_EPI32_INPLACE(acc[u][r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w0), ones));
+          EDGERT_ADD_EPI32_INPLACE(acc[u][r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w1), ones));
         }
       }
     }
