@@ -104,6 +104,20 @@ inline ModelBuilder AddReluModel() {
   return b;
 }
 
+// Attention scores [batch, 3, seq, seq] + mask [batch, 1, 1, seq] -> SCALED_SOFTMAX (the fused
+// Mul -> Add -> Softmax the converter makes for transformer encoders).
+inline ModelBuilder ScaledSoftmaxModel() {
+  ModelBuilder b;
+  int x = b.Input("scores", fb::DType::F32, {"batch", 3, "seq", "seq"});
+  int m = b.Input("mask", fb::DType::F32, {"batch", 1, 1, "seq"});
+  int y = b.Tensor("probs", fb::DType::F32, {"batch", 3, "seq", "seq"});
+  fb::ScaledSoftmaxOptionsT o;
+  o.scale = 0.125f;
+  b.Op(fb::OpType::SCALED_SOFTMAX, {x, m}, {y}, ModelBuilder::Opt(o), "attn_softmax");
+  b.Output(y);
+  return b;
+}
+
 // table[10, 8] gathered by ids[batch, seq] (i64, may be out of range at run time).
 inline ModelBuilder GatherModel() {
   ModelBuilder b;

@@ -409,6 +409,30 @@ TEST_P(QGemmTest, FusedReluEqualsSeparatePass) {
   }
 }
 
+// Other activations (GELU, SiLU, Tanh) run in one pass over the finished rows: the same bits as
+// the separate pass, also into an output with a row stride wider than N.
+TEST_P(QGemmTest, OtherActivationsEqualSeparatePass) {
+  EDGERT_CONFIG_OR_SKIP(cfg, GetParam());
+  std::mt19937 rng(13);
+  const size_t m = 29, n = 50, k = 64, ldc = 53;
+  const Problem pr(m, n, k, 0.05f, rng);
+  const auto& [a, bias, p8, f, x] = pr;
+  std::vector<uint8_t> ws(QGemmWorkspaceBytes(m, k, 2));
+  pthreadpool_t pool = pthreadpool_create(2);
+  for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kTanh}) {
+    for (size_t stride : {n, ldc}) {
+      std::vector<float> want(m * stride, 7.0f), got(m * stride, 7.0f);
+      QGemmQc8wWith(cfg, m, n, k, a.data(), k, p8.data(), bias.data(), Activation::kNone, want.data(), stride,
+                    ws.data(), nullptr);
+      for (size_t r = 0; r < m; ++r) ApplyActivation(act, want.data() + r * stride, n);
+      QGemmQc8wWith(cfg, m, n, k, a.data(), k, p8.data(), bias.data(), act, got.data(), stride, ws.data(), pool);
+      ASSERT_EQ(0, std::memcmp(want.data(), got.data(), got.size() * 4))
+          << "act=" << static_cast<int>(act) << " ldc=" << stride;  // padding columns untouched too
+    }
+  }
+  pthreadpool_destroy(pool);
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, QGemmTest, ::testing::ValuesIn(AllVariants()), VariantName);
 
 // ---------------- the specification itself ----------------
