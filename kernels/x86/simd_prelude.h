@@ -135,6 +135,19 @@ struct RowAddr {
     for (int b = 0; b < kBases; ++b) base[b] += elems;
   }
 };
+// The same interface over one pointer per row, rows past mr repeating the last one (short
+// tiles: the duplicated rows are computed and not stored).
+template <int MR, typename T>
+struct RowPtrs {
+  const T* p[MR];
+  RowPtrs(const T* a, size_t stride, size_t mr) {
+    for (int r = 0; r < MR; ++r) p[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * stride;
+  }
+  EDGERT_INLINE const T* Row(int r) const { return p[r]; }
+  EDGERT_INLINE void Advance(size_t elems) {
+    for (int r = 0; r < MR; ++r) p[r] += elems;
+  }
+};
 }  // namespace
 EDGERT_UKERNEL_NS_END
 }  // namespace edgert::kernels

@@ -51,6 +51,25 @@ inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   }
 }
 
+// The k loop of the two-panel FP32 tile over rows given by `ra` (RowAddr for full tiles,
+// RowPtrs for short ones).
+template <int MR, int NP, typename Rows>
+EDGERT_INLINE void F32StepsZmm(size_t k, const float* w, size_t pf, Rows ra, __m512 (&acc)[NP][MR]) {
+  for (size_t kk = 0; kk < k; ++kk) {
+    __m512 wv[NP];
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
+    w += 16;
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(*ra.Row(r));
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+        acc[j][r] = _mm512_fmadd_ps(b, wv[j], acc[j][r]);
+        EDGERT_PIN_REG(acc[j][r]);
+      }
+    }
+    ra.Advance(1);
+  }
+}
+
 // Two-panel tile (MR rows x 32 columns) for M > 1: each A broadcast feeds two FMAs. The
 // accumulation order of every output (k = 0, 1, ..., one chain) is the same with NP = 1 (used
 // when nc <= 16), so results do not depend on which tile an output falls in.
@@ -63,32 +82,9 @@ inline void F32GemmZmmNp(size_t mr, size_t nc, size_t k, const float* a, size_t 
   EDGERT_UNROLL for (int j = 0; j < NP; ++j)
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_ps();
   if (mr == static_cast<size_t>(MR)) {
-    RowAddr<MR, float> ra(a, lda);
-    for (size_t kk = 0; kk < k; ++kk) {
-      __m512 wv[NP];
-      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
-      w += 16;
-      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-        const __m512 b = _mm512_set1_ps(*ra.Row(r));
-        EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
-          acc[j][r] = _mm512_fmadd_ps(b, wv[j], acc[j][r]);
-          EDGERT_PIN_REG(acc[j][r]);
-        }
-      }
-      ra.Advance(1);
-    }
+    F32StepsZmm<MR, NP>(k, w, pf, RowAddr<MR, float>(a, lda), acc);
   } else {
-    const float* ar[MR];
-    EDGERT_UNROLL for (int r = 0; r < MR; ++r) ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * lda;
-    for (size_t kk = 0; kk < k; ++kk) {
-      __m512 wv[NP];
-      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
-      w += 16;
-      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-        const __m512 b = _mm512_set1_ps(ar[r][kk]);
-        EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_fmadd_ps(b, wv[j], acc[j][r]);
-      }
-    }
+    F32StepsZmm<MR, NP>(k, w, pf, RowPtrs<MR, float>(a, lda, mr), acc);
   }
   EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
     const size_t ncj = j == 0 ? (nc < 16 ? nc : 16) : nc - 16;

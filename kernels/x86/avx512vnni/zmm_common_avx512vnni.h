@@ -180,6 +180,25 @@ inline void Qb4wGemmZmm(size_t mr, size_t nc, size_t k, size_t block, uint32_t f
 // panel is read (NP = 1 instantiation). The per-output arithmetic is that of the one-panel
 // kernels: int32 sums are exact, float operations are the same and in the same order.
 
+// The k loop of the two-panel qc8w tile over rows given by `ra` (RowAddr for full tiles,
+// RowPtrs for short ones).
+template <int MR, int NP, typename Rows>
+EDGERT_INLINE void Qc8wStepsZmm(size_t k4, const uint8_t* w, size_t pb, Rows ra, __m512i (&acc)[NP][MR]) {
+  for (size_t s = 0; s < k4; ++s) {
+    __m512i wv[NP];
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
+    w += 64;
+    EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
+      const __m512i b = Bcast32Z(ra.Row(r));
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
+        acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b, wv[j]);
+        EDGERT_PIN_REG(acc[j][r]);
+      }
+    }
+    ra.Advance(4);
+  }
+}
+
 template <int MR, int NP>
 inline void Qc8wGemmZmmNp(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t a_stride,
                           const QRowParams* rows, const void* panel, const QEpilogue* ep,
@@ -191,33 +210,9 @@ inline void Qc8wGemmZmmNp(size_t mr, size_t nc, size_t k, const uint8_t* a, size
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_si512();
   const size_t k4 = (k + 3) / 4;
   if (mr == static_cast<size_t>(MR)) {
-    RowAddr<MR, uint8_t> ra(a, a_stride);
-    for (size_t s = 0; s < k4; ++s) {
-      __m512i wv[NP];
-      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
-      w += 64;
-      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-        const __m512i b = Bcast32Z(ra.Row(r));
-        EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
-          acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b, wv[j]);
-          EDGERT_PIN_REG(acc[j][r]);
-        }
-      }
-      ra.Advance(4);
-    }
+    Qc8wStepsZmm<MR, NP>(k4, w, pb, RowAddr<MR, uint8_t>(a, a_stride), acc);
   } else {
-    const uint8_t* ar[MR];
-    EDGERT_UNROLL for (int r = 0; r < MR; ++r)
-      ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
-    for (size_t s = 0; s < k4; ++s) {
-      __m512i wv[NP];
-      EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
-      w += 64;
-      EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
-        const __m512i b = Bcast32Z(ar[r] + 4 * s);
-        EDGERT_UNROLL for (int j = 0; j < NP; ++j) acc[j][r] = _mm512_dpbusd_epi32(acc[j][r], b, wv[j]);
-      }
-    }
+    Qc8wStepsZmm<MR, NP>(k4, w, pb, RowPtrs<MR, uint8_t>(a, a_stride, mr), acc);
   }
   EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
     const uint8_t* pj = static_cast<const uint8_t*>(panel) + j * pb;
@@ -327,10 +322,8 @@ inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const u
     const RowAddr<MR, uint8_t> ra(a, a_stride);
     Qb4wBlocksZmm<MR, NP, kF16, kAsym>(k, block, [&ra](int r) { return ra.Row(r); }, p, pb, y);
   } else {
-    const uint8_t* ar[MR];
-    EDGERT_UNROLL for (int r = 0; r < MR; ++r)
-      ar[r] = a + (static_cast<size_t>(r) < mr ? r : mr - 1) * a_stride;
-    Qb4wBlocksZmm<MR, NP, kF16, kAsym>(k, block, [&ar](int r) { return ar[r]; }, p, pb, y);
+    const RowPtrs<MR, uint8_t> rp(a, a_stride, mr);
+    Qb4wBlocksZmm<MR, NP, kF16, kAsym>(k, block, [&rp](int r) { return rp.Row(r); }, p, pb, y);
   }
   EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
     const uint8_t* pj = static_cast<const uint8_t*>(panel) + j * pb;
