@@ -644,6 +644,201 @@ int FuseScaledSoftmax(Graph& g) {
   return count;
 }
 
+// One entry of a Reshape target computed in the graph: a constant, or dim `index` of tensor `of`.
+struct SymDim {
+  int64_t value = 0;
+  std::string of;
+  int64_t index = -1;
+};
+
+// The entries of the 1-D int64 tensor `name` when it is built from constants and Gather(Shape(X), i)
+// by Concat / Unsqueeze / Cast (PyTorch's `x.size()[:-1] + (heads, head_size)`).
+bool SymbolicShape(const Graph& g, const std::unordered_map<std::string, size_t>& prod, const std::string& name,
+                   std::vector<SymDim>* out, int depth = 0) {
+  if (depth > 6) return false;
+  if (const Tensor* t = g.Find(name); t && t->is_const) {
+    if (t->dtype != DType::kI64 && t->dtype != DType::kI32) return false;
+    for (int64_t v : ToInt64s(*t)) out->push_back({v, "", -1});
+    return true;
+  }
+  auto it = prod.find(name);
+  if (it == prod.end()) return false;
+  const Node& n = g.nodes[it->second];
+  if (n.dead || !n.domain.empty()) return false;
+  if (n.op == "Concat") {
+    for (const std::string& in : n.inputs) {
+      if (!SymbolicShape(g, prod, in, out, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (n.op == "Unsqueeze" || n.op == "Cast") return SymbolicShape(g, prod, n.In(0), out, depth + 1);
+  if (n.op == "Gather" && n.Int("axis", 0) == 0) {
+    const Tensor* idx = g.Find(n.In(1));
+    auto sp = prod.find(n.In(0));
+    if (!idx || !idx->is_const || sp == prod.end()) return false;
+    const Node& sh = g.nodes[sp->second];
+    if (sh.dead || sh.op != "Shape" || !sh.domain.empty() || sh.Has("start") || sh.Has("end")) return false;
+    const std::vector<int64_t> v = ToInt64s(*idx);
+    if (v.size() != 1 || v[0] < 0) return false;
+    out->push_back({0, sh.In(0), v[0]});
+    return true;
+  }
+  return false;
+}
+
+// The last dim of `name` when it is fixed: from its shape, or from the weight of the
+// FullyConnected that makes it (shapes after a dynamic Reshape are often not inferred).
+int64_t FixedLastDim(const Graph& g, const std::unordered_map<std::string, size_t>& prod, const std::string& name) {
+  const Tensor* t = g.Find(name);
+  if (t && t->shape_known && !t->dims.empty() && t->dims.back().value >= 0) return t->dims.back().value;
+  auto it = prod.find(name);
+  if (it == prod.end()) return -1;
+  const Node& n = g.nodes[it->second];
+  if (n.dead || n.domain != "edgert" || n.op != "FullyConnected") return -1;
+  const Tensor* w = g.Find(n.In(1));
+  if (!w || !w->is_const || w->dims.size() != 2 || w->dims[0].value < 0) return -1;
+  return w->dims[0].value;
+}
+
+// Reshape `r` keeps dims 0 and 1 of its input (given as 0, as Gather(Shape(input)) or, for dim 1,
+// as -1) and makes the rest `tail` (fixed values > 0, as many as `tail` has entries; a -1 entry in
+// `tail` accepts any one inferred value). Returns the fixed tail values in `*got`.
+bool KeepsTwoDims(const Graph& g, const std::unordered_map<std::string, size_t>& prod, const Node& r, size_t tail,
+                  std::vector<int64_t>* got) {
+  std::vector<SymDim> t;
+  if (!SymbolicShape(g, prod, r.In(1), &t) || t.size() != 2 + tail) return false;
+  const bool allowzero = r.Int("allowzero", 0) != 0;
+  auto keeps = [&](const SymDim& d, int64_t i) {
+    if (d.of.empty()) return d.value == 0 && !allowzero;
+    return d.of == r.In(0) && d.index == i;
+  };
+  if (!keeps(t[0], 0) || !(keeps(t[1], 1) || (t[1].of.empty() && t[1].value == -1))) return false;
+  got->clear();
+  for (size_t i = 2; i < t.size(); ++i) {
+    if (!t[i].of.empty() || t[i].value < 1) return false;
+    got->push_back(t[i].value);
+  }
+  return true;
+}
+
+// The head split of x [B, S, H*D]: `out` = Transpose(perm)(Reshape(x) -> [B, S, H, D]), each
+// node read only by the next. Sets x, H and D, and appends both nodes to `chain`.
+bool HeadSplit(Graph& g, const std::unordered_map<std::string, std::vector<size_t>>& cons,
+               const std::unordered_map<std::string, size_t>& prod, const std::string& out, Node* reader,
+               const std::vector<int64_t>& perm, std::string* x, int64_t* heads, int64_t* head_dim,
+               std::vector<Node*>* chain) {
+  Node* t = ProducerOf(g, prod, out);
+  if (!t || !t->domain.empty() || t->op != "Transpose" || t->Ints("perm") != perm ||
+      SoleConsumer(g, cons, out) != reader) {
+    return false;
+  }
+  Node* r = ProducerOf(g, prod, t->In(0));
+  if (!r || !r->domain.empty() || r->op != "Reshape" || SoleConsumer(g, cons, t->In(0)) != t) return false;
+  std::vector<int64_t> hd;
+  const int64_t last = FixedLastDim(g, prod, r->In(0));
+  if (last < 1 || !KeepsTwoDims(g, prod, *r, 2, &hd) || hd[0] * hd[1] != last) return false;
+  *x = r->In(0);
+  *heads = hd[0];
+  *head_dim = hd[1];
+  chain->push_back(t);
+  chain->push_back(r);
+  return true;
+}
+
+// Every result of `n` (a single-output node) is read only by `target`, directly or through
+// single-output nodes whose results are read only by `target` in turn; those nodes are appended to
+// `seen`. Bounded depth: shape arithmetic is a few nodes long.
+bool OnlyFeeds(Graph& g, const std::unordered_map<std::string, std::vector<size_t>>& cons, const Node& n,
+               const Node& target, std::vector<Node*>* seen, int depth = 0) {
+  if (depth > 8 || n.outputs.size() != 1 || g.IsOutput(n.outputs[0])) return false;
+  auto it = cons.find(n.outputs[0]);
+  if (it == cons.end() || it->second.empty()) return false;
+  for (size_t ci : it->second) {
+    Node* c = &g.nodes[ci];
+    if (c->dead || c == &target) continue;
+    if (std::find(seen->begin(), seen->end(), c) == seen->end()) seen->push_back(c);
+    if (!OnlyFeeds(g, cons, *c, target, seen, depth + 1)) return false;
+  }
+  return true;
+}
+
+int FuseAttention(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  auto prod = g.Producers();
+  for (Node& mm2 : g.nodes) {
+    if (mm2.dead || mm2.op != "MatMul" || !mm2.domain.empty() || mm2.inputs.size() != 2) continue;
+    // y = Reshape(Transpose(MatMul(P, V'), perm 0,2,1,3)) -> [B, Sq, H*Dv]
+    Node* to = SoleConsumer(g, cons, mm2.outputs[0]);
+    if (!to || !to->domain.empty() || to->op != "Transpose" || to->Ints("perm") != std::vector<int64_t>{0, 2, 1, 3}) {
+      continue;
+    }
+    // The merged heads go to one Reshape; other readers may only be Shape nodes whose results
+    // feed nothing but that Reshape's target (PyTorch's `x.size()[:-2] + (all_head_size,)`).
+    Node* ro = nullptr;
+    std::vector<Node*> shape_chain;
+    bool ok = !g.IsOutput(to->outputs[0]);
+    for (size_t ci : cons[to->outputs[0]]) {
+      Node* c = &g.nodes[ci];
+      if (c->dead) continue;
+      if (c->domain.empty() && c->op == "Reshape" && c->In(0) == to->outputs[0] && c->In(1) != to->outputs[0] && !ro) {
+        ro = c;
+      } else if (c->domain.empty() && c->op == "Shape") {
+        shape_chain.push_back(c);
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok || !ro) continue;
+    for (size_t i = 0; i < shape_chain.size() && ok; ++i) {
+      ok = OnlyFeeds(g, cons, *shape_chain[i], *ro, &shape_chain);
+    }
+    if (!ok) continue;
+    // P = ScaledSoftmax(MatMul(Q', K'), mask?)
+    Node* sm = ProducerOf(g, prod, mm2.In(0));
+    if (!sm || sm->domain != "edgert" || sm->op != "ScaledSoftmax" || SoleConsumer(g, cons, mm2.In(0)) != &mm2) {
+      continue;
+    }
+    Node* mm1 = ProducerOf(g, prod, sm->In(0));
+    if (!mm1 || !mm1->domain.empty() || mm1->op != "MatMul" || mm1->inputs.size() != 2 ||
+        SoleConsumer(g, cons, sm->In(0)) != sm) {
+      continue;
+    }
+    std::vector<Node*> chain = {&mm2, to, sm, mm1};
+    std::string q, k, v;
+    int64_t hq, dq, hk, dk, hv, dv;
+    if (!HeadSplit(g, cons, prod, mm1->In(0), mm1, {0, 2, 1, 3}, &q, &hq, &dq, &chain) ||
+        !HeadSplit(g, cons, prod, mm1->In(1), mm1, {0, 2, 3, 1}, &k, &hk, &dk, &chain) ||
+        !HeadSplit(g, cons, prod, mm2.In(1), &mm2, {0, 2, 1, 3}, &v, &hv, &dv, &chain)) {
+      continue;
+    }
+    // The same heads for q, k and v, one head size for q and k; the output merges the heads:
+    // Reshape(Transpose(...)) -> [B, Sq, H*Dv]. Batch and sequence dims are checked at run time.
+    std::vector<int64_t> merged;
+    if (hk != hq || hv != hq || dk != dq || !KeepsTwoDims(g, prod, *ro, 1, &merged) || merged[0] != hv * dv) {
+      continue;
+    }
+    Node f;
+    f.name = ro->name.empty() ? mm2.name : ro->name;
+    f.op = "Attention";
+    f.domain = "edgert";
+    f.inputs = {q, k, v};
+    if (!sm->In(1).empty()) f.inputs.push_back(sm->In(1));
+    f.outputs = ro->outputs;
+    f.SetInt("num_heads", hq);
+    f.SetFloat("scale", sm->Float("scale", 1.0f));
+    f.SetInt("divide", sm->Int("divide", 0));
+    for (Node* n : chain) n->dead = true;
+    for (Node* n : shape_chain) n->dead = true;
+    *ro = std::move(f);  // the chain's last node: every input is made before it
+    ++count;
+    cons = g.Consumers();
+    prod = g.Producers();
+  }
+  g.Compact();
+  return count;
+}
+
 absl::StatusOr<FusionStats> Fuse(Graph& g) {
   FusionStats s;
   s.layer_norm = FuseLayerNorm(g);
@@ -654,6 +849,7 @@ absl::StatusOr<FusionStats> Fuse(Graph& g) {
   s.bias = FuseBias(g);
   s.activation = FuseActivation(g);
   s.scaled_softmax = FuseScaledSoftmax(g);
+  s.attention = FuseAttention(g);
   return s;
 }
 

@@ -191,6 +191,13 @@ class Lowerer {
         opt.scale = n.Float("scale", 1.0f);
         opt.divide = n.Int("divide", 0) != 0;
         op->options.Set(std::move(opt));
+      } else if (o == "Attention") {
+        op->type = OpType::ATTENTION;
+        fb::AttentionOptionsT opt;
+        opt.num_heads = static_cast<int32_t>(n.Int("num_heads", 1));
+        opt.scale = n.Float("scale", 1.0f);
+        opt.divide = n.Int("divide", 0) != 0;
+        op->options.Set(std::move(opt));
       } else {
         return Err(n, "internal op without a lowering");
       }

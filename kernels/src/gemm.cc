@@ -322,13 +322,8 @@ void SGemm(size_t m, size_t n, size_t k, const float* a, size_t lda, const float
   void* pw = reinterpret_cast<void*>(RoundUp(reinterpret_cast<uintptr_t>(packed.get()), 64));
   if (!trans_b) {
     PackF32wKN(n, k, b, ldb, pw);  // rows of B are already the panels' rows
-  } else if (ldb == k) {
-    PackF32w(n, k, b, pw);
   } else {
-    std::vector<float> canon(n * k);
-    for (size_t j = 0; j < n; ++j)
-      for (size_t kk = 0; kk < k; ++kk) canon[j * k + kk] = b[j * ldb + kk];
-    PackF32w(n, k, canon.data(), pw);
+    PackF32w(n, k, b, ldb, pw);
   }
   SGemmPacked(m, n, k, a, lda, pw, nullptr, Activation::kNone, c, ldc, pool);
 }

@@ -158,7 +158,9 @@ void PackF32wKN(size_t n, size_t k, const float* b, size_t ldb, void* packed) {
   }
 }
 
-void PackF32w(size_t n, size_t k, const float* w, void* packed) {
+void PackF32w(size_t n, size_t k, const float* w, void* packed) { PackF32w(n, k, w, k, packed); }
+
+void PackF32w(size_t n, size_t k, const float* w, size_t ldw, void* packed) {
   WriteHeader(packed, kF32wMagic, n, k, 0, 0, F32PanelBytes(k));
   float* base = reinterpret_cast<float*>(static_cast<uint8_t*>(packed) + sizeof(PackedHeader));
   for (size_t p = 0; p < Panels(n); ++p) {
@@ -166,7 +168,7 @@ void PackF32w(size_t n, size_t k, const float* w, void* packed) {
     for (size_t kk = 0; kk < k; ++kk)
       for (size_t c = 0; c < 16; ++c) {
         const size_t j = p * 16 + c;
-        panel[kk * 16 + c] = j < n ? w[j * k + kk] : 0.0f;
+        panel[kk * 16 + c] = j < n ? w[j * ldw + kk] : 0.0f;
       }
   }
 }

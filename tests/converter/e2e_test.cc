@@ -219,7 +219,35 @@ TEST(E2eGptq, BeatsRoundToNearestEndToEnd) {
   EXPECT_LT(err[1], err[0]) << "gptq " << err[1] << " vs rtn " << err[0];
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, E2e, ::testing::Values("mlp", "cnn", "attention"));
+INSTANTIATE_TEST_SUITE_P(Models, E2e, ::testing::Values("mlp", "cnn", "attention", "mha"));
+
+// BERT's multi-head attention as PyTorch exports it (dynamic sequence: Reshape targets built from
+// Shape/Gather/Concat) becomes one ATTENTION op: no Reshape, Transpose, MatMul or Shape is left,
+// and (E2e.Fp32MatchesOnnxRuntime/mha) the outputs still match onnxruntime.
+TEST(E2eAttention, PyTorchMultiHeadPatternBecomesOneOp) {
+  if (DataDir().empty()) GTEST_SKIP() << "make_e2e.py failed (python venv missing?)";
+  ConvertOptions o;
+  o.input = DataDir() + "/mha/model.onnx";
+  o.output = TestPath("mha_fused.efb");
+  o.progress = false;
+  ASSERT_TRUE(Convert(o).ok());
+  testing::Efb e = testing::LoadEfb(o.output);
+  ASSERT_TRUE(e.model);
+  int attention = 0;
+  for (fb::OpType t : e.OpTypes()) {
+    attention += t == fb::OpType::ATTENTION;
+    EXPECT_NE(t, fb::OpType::RESHAPE);
+    EXPECT_NE(t, fb::OpType::TRANSPOSE);
+    EXPECT_NE(t, fb::OpType::MATMUL);
+    EXPECT_NE(t, fb::OpType::SHAPE);
+  }
+  ASSERT_EQ(attention, 1);
+  const fb::OperatorT* op = e.FindOp(fb::OpType::ATTENTION);
+  EXPECT_EQ(op->options.AsAttentionOptions()->num_heads, 4);
+  EXPECT_FLOAT_EQ(op->options.AsAttentionOptions()->scale, std::sqrt(8.0f));
+  EXPECT_TRUE(op->options.AsAttentionOptions()->divide);
+  EXPECT_EQ(op->inputs.size(), 4u);  // q, k, v, mask
+}
 
 Json ReadJson(const std::string& path) {
   std::ifstream f(path);

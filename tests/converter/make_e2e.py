@@ -132,6 +132,84 @@ def attention(d):
     save(d, graph, {"x": lambda: f32(2, S, E)})
 
 
+def mha(d):
+    """Multi-head self-attention as PyTorch exports BERT's: q/k/v projections with bias, head
+    split by Reshape to a target built from Shape/Gather/Unsqueeze/Concat (dynamic sequence),
+    Transpose (k with perm 0,2,3,1), scores Div sqrt(D) + mask, Softmax, context MatMul, heads
+    merged by Transpose + Reshape (target again from Shape), output projection, residual, LayerNorm."""
+    S, H, D = 7, 4, 8
+    E = H * D
+    nodes, inits = [], []
+
+    def const(name, v):
+        inits.append(nh.from_array(np.asarray(v), name))
+        return name
+
+    const("idx0", np.array(0, np.int64))
+    const("idx1", np.array(1, np.int64))
+    const("ax0", np.array([0], np.int64))
+    const("heads", np.array([H], np.int64))
+    const("hdim", np.array([D], np.int64))
+    const("all_heads", np.array([E], np.int64))
+    const("sqrt_d", np.array(np.sqrt(D), np.float32))
+    const("one", np.array(1.0, np.float32))
+    const("neg", np.array(-10000.0, np.float32))
+    const("ax12", np.array([1, 2], np.int64))
+
+    def two_dims(src, tag):
+        out = []
+        for i in (0, 1):
+            nodes.append(h.make_node("Shape", [src], ["%s_shape%d" % (tag, i)], name="%s_shape%d" % (tag, i)))
+            nodes.append(h.make_node("Gather", ["%s_shape%d" % (tag, i), "idx%d" % i], ["%s_d%d" % (tag, i)], axis=0,
+                                     name="%s_gather%d" % (tag, i)))
+            nodes.append(h.make_node("Unsqueeze", ["%s_d%d" % (tag, i), "ax0"], ["%s_u%d" % (tag, i)],
+                                     name="%s_unsq%d" % (tag, i)))
+            out.append("%s_u%d" % (tag, i))
+        return out
+
+    for p, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
+        const("W" + p, f32(E, E, scale=0.3))
+        const("b" + p, f32(E, scale=0.1))
+        nodes.append(h.make_node("MatMul", ["x", "W" + p], [p + "_mm"], name=p + "_proj"))
+        nodes.append(h.make_node("Add", ["b" + p, p + "_mm"], [p], name=p + "_bias"))
+        dims = two_dims(p, p)
+        nodes.append(h.make_node("Concat", dims + ["heads", "hdim"], [p + "_shape"], axis=0, name=p + "_target"))
+        nodes.append(h.make_node("Reshape", [p, p + "_shape"], [p + "_split"], name=p + "_split"))
+        nodes.append(h.make_node("Transpose", [p + "_split"], [p + "_heads"], perm=perm, name=p + "_heads"))
+    nodes += [
+        h.make_node("Unsqueeze", ["mask", "ax12"], ["mask4"], name="mask_unsq"),
+        h.make_node("Sub", ["one", "mask4"], ["inv_mask"], name="mask_inv"),
+        h.make_node("Mul", ["inv_mask", "neg"], ["bias_mask"], name="mask_bias"),
+        h.make_node("MatMul", ["q_heads", "k_heads"], ["scores"], name="scores"),
+        h.make_node("Div", ["scores", "sqrt_d"], ["scaled"], name="scale"),
+        h.make_node("Add", ["scaled", "bias_mask"], ["masked"], name="mask_add"),
+        h.make_node("Softmax", ["masked"], ["probs"], axis=-1, name="softmax"),
+        h.make_node("MatMul", ["probs", "v_heads"], ["ctx"], name="context"),
+        h.make_node("Transpose", ["ctx"], ["ctx_t"], perm=[0, 2, 1, 3], name="merge_t"),
+    ]
+    dims = two_dims("ctx_t", "m")
+    const("Wo", f32(E, E, scale=0.3))
+    const("g", f32(E, scale=0.1) + 1)
+    const("be", f32(E, scale=0.1))
+    nodes += [
+        h.make_node("Concat", dims + ["all_heads"], ["m_shape"], axis=0, name="merge_target"),
+        h.make_node("Reshape", ["ctx_t", "m_shape"], ["merged"], name="merge"),
+        h.make_node("MatMul", ["merged", "Wo"], ["po"], name="o_proj"),
+        h.make_node("Add", ["po", "x"], ["res"], name="residual"),
+        h.make_node("LayerNormalization", ["res", "g", "be"], ["y"], axis=-1, epsilon=1e-5, name="ln"),
+    ]
+    graph = h.make_graph(nodes, "mha", [h.make_tensor_value_info("x", T.FLOAT, ["batch", "seq", E]),
+                                        h.make_tensor_value_info("mask", T.FLOAT, ["batch", "seq"])],
+                         [h.make_tensor_value_info("y", T.FLOAT, ["batch", "seq", E])], inits)
+
+    def mask():
+        m = np.ones((2, S), np.float32)
+        m[1, 5:] = 0  # the second sequence is padded
+        return m
+
+    save(d, graph, {"x": lambda: f32(2, S, E), "mask": mask})
+
+
 def deep(d):
     """Mixed precision test model: four residual blocks h += 0.1 * W_b tanh(W_a h) (their
     quantization errors are damped ten times: INT4 is fine there) and an output projection that
@@ -193,5 +271,5 @@ def qdq(d):
 
 if __name__ == "__main__":
     out = sys.argv[1]
-    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("qdq", qdq), ("deep", deep), ("gemm_ln", gemm_ln)]:
+    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("mha", mha), ("qdq", qdq), ("deep", deep), ("gemm_ln", gemm_ln)]:
         fn(os.path.join(out, name))

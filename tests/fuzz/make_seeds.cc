@@ -61,6 +61,7 @@ void EfbSeeds() {
   Efb("mlp_i4", MlpModel(WeightType::kI4).Build());
   Efb("gather", GatherModel().Build(), std::string("\x02\x03\x00\x09\xff\x80\x7f\x05", 8));
   Efb("scaled_softmax", ScaledSoftmaxModel().Build());
+  Efb("attention", AttentionModel().Build());
   int k = 0;
   for (fb::OpType op : {fb::OpType::TILE, fb::OpType::EXPAND, fb::OpType::CONSTANT_OF_SHAPE, fb::OpType::RANGE,
                         fb::OpType::RESHAPE}) {

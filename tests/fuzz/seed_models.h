@@ -118,6 +118,24 @@ inline ModelBuilder ScaledSoftmaxModel() {
   return b;
 }
 
+// Multi-head attention: q, k, v [batch, seq, 2 heads * 4] + mask [batch, 1, 1, seq] -> ATTENTION
+// (the whole Reshape/Transpose/MatMul/softmax block the converter fuses for transformer encoders).
+inline ModelBuilder AttentionModel() {
+  ModelBuilder b;
+  int q = b.Input("q", fb::DType::F32, {"batch", "seq", 8});
+  int k = b.Input("k", fb::DType::F32, {"batch", "seq", 8});
+  int v = b.Input("v", fb::DType::F32, {"batch", "seq", 8});
+  int m = b.Input("mask", fb::DType::F32, {"batch", 1, 1, "seq"});
+  int y = b.Tensor("context", fb::DType::F32, {"batch", "seq", 8});
+  fb::AttentionOptionsT o;
+  o.num_heads = 2;
+  o.scale = 2.0f;
+  o.divide = true;
+  b.Op(fb::OpType::ATTENTION, {q, k, v, m}, {y}, ModelBuilder::Opt(o), "attention");
+  b.Output(y);
+  return b;
+}
+
 // table[10, 8] gathered by ids[batch, seq] (i64, may be out of range at run time).
 inline ModelBuilder GatherModel() {
   ModelBuilder b;

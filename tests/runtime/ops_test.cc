@@ -407,6 +407,183 @@ TEST(Ops, ScaledSoftmaxMaskThatDoesNotBroadcastIsAnError) {
   EXPECT_NE(std::string(got.status().message()).find("broadcast"), std::string::npos) << got.status();
 }
 
+// ATTENTION is the Reshape -> Transpose -> MatMul -> SCALED_SOFTMAX -> MatMul -> Transpose ->
+// Reshape chain in one op: the same bits for masks that broadcast differently, no mask, Sq != Sk,
+// D != Dv, more query rows than one score block (64), and any thread count (heads spread over the
+// pool, or each product split over it).
+TEST(Ops, AttentionEqualsTheChainBitwise) {
+  struct C {
+    int64_t b, sq, sk, h, d, dv;
+    std::vector<int64_t> mask;  // empty: no mask
+    bool divide;
+  };
+  const std::vector<C> cases = {
+      {2, 5, 7, 3, 4, 6, {2, 1, 1, 7}, false},
+      {1, 70, 70, 2, 8, 8, {1, 1, 70, 70}, true},
+      {2, 9, 9, 1, 16, 5, {}, false},
+      {1, 3, 11, 6, 5, 3, {6, 3, 11}, true},
+      {3, 4, 4, 4, 3, 3, {1}, false},
+  };
+  for (const C& c : cases) {
+    std::vector<float> qv(static_cast<size_t>(c.b * c.sq * c.h * c.d)), kv(static_cast<size_t>(c.b * c.sk * c.h * c.d)),
+        vv(static_cast<size_t>(c.b * c.sk * c.h * c.dv));
+    for (size_t i = 0; i < qv.size(); ++i) qv[i] = std::sin(0.37f * static_cast<float>(i)) * 2.f;
+    for (size_t i = 0; i < kv.size(); ++i) kv[i] = std::cos(0.53f * static_cast<float>(i)) * 2.f;
+    for (size_t i = 0; i < vv.size(); ++i) vv[i] = std::sin(1.31f * static_cast<float>(i) + 0.5f);
+    size_t nm = 1;
+    for (int64_t d : c.mask) nm *= static_cast<size_t>(d);
+    std::vector<float> mv(c.mask.empty() ? 0 : nm);
+    for (size_t i = 0; i < mv.size(); ++i) mv[i] = i % 5 == 2 ? -10000.f : 0.1f * static_cast<float>(i % 3);
+    const float scale = c.divide ? 2.828427f : 0.3535534f;
+    std::vector<float> want;
+    for (int fused = 0; fused < 2; ++fused) {
+      for (int threads = 1; threads <= 3; ++threads) {
+        ModelBuilder b;
+        int q = b.Input("q", fb::DType::F32, {c.b, c.sq, c.h * c.d});
+        int k = b.Input("k", fb::DType::F32, {c.b, c.sk, c.h * c.d});
+        int v = b.Input("v", fb::DType::F32, {c.b, c.sk, c.h * c.dv});
+        std::vector<D> md;
+        for (int64_t d : c.mask) md.push_back(d);
+        int m = c.mask.empty() ? -1 : b.Input("m", fb::DType::F32, md);
+        int y = b.Tensor("y", fb::DType::F32, {c.b, c.sq, c.h * c.dv});
+        if (fused) {
+          fb::AttentionOptionsT o;
+          o.num_heads = static_cast<int32_t>(c.h);
+          o.scale = scale;
+          o.divide = c.divide;
+          std::vector<int> in = {q, k, v};
+          if (m >= 0) in.push_back(m);
+          b.Op(fb::OpType::ATTENTION, in, {y}, ModelBuilder::Opt(o));
+        } else {
+          auto heads = [&](int x, int64_t s, int64_t d, std::vector<int32_t> perm, const char* n) {
+            int tgt = b.ConstI64(std::string(n) + "_tgt", {4}, {c.b, s, c.h, d});
+            int r = b.Tensor(std::string(n) + "_r", fb::DType::F32, {c.b, s, c.h, d});
+            b.Op(fb::OpType::RESHAPE, {x, tgt}, {r}, {});
+            std::vector<D> td;
+            const std::vector<int64_t> rd = {c.b, s, c.h, d};
+            for (int32_t p : perm) td.push_back(rd[static_cast<size_t>(p)]);
+            int t = b.Tensor(std::string(n) + "_t", fb::DType::F32, td);
+            fb::TransposeOptionsT to;
+            to.perm = perm;
+            b.Op(fb::OpType::TRANSPOSE, {r}, {t}, ModelBuilder::Opt(to));
+            return t;
+          };
+          int qt = heads(q, c.sq, c.d, {0, 2, 1, 3}, "q");
+          int kt = heads(k, c.sk, c.d, {0, 2, 3, 1}, "k");
+          int vt = heads(v, c.sk, c.dv, {0, 2, 1, 3}, "v");
+          int s = b.Tensor("s", fb::DType::F32, {c.b, c.h, c.sq, c.sk});
+          b.Op(fb::OpType::MATMUL, {qt, kt}, {s}, {});
+          int p = b.Tensor("p", fb::DType::F32, {c.b, c.h, c.sq, c.sk});
+          fb::ScaledSoftmaxOptionsT so;
+          so.scale = scale;
+          so.divide = c.divide;
+          b.Op(fb::OpType::SCALED_SOFTMAX, m < 0 ? std::vector<int>{s} : std::vector<int>{s, m}, {p},
+               ModelBuilder::Opt(so));
+          int o = b.Tensor("o", fb::DType::F32, {c.b, c.h, c.sq, c.dv});
+          b.Op(fb::OpType::MATMUL, {p, vt}, {o}, {});
+          int ot = b.Tensor("ot", fb::DType::F32, {c.b, c.sq, c.h, c.dv});
+          fb::TransposeOptionsT to;
+          to.perm = {0, 2, 1, 3};
+          b.Op(fb::OpType::TRANSPOSE, {o}, {ot}, ModelBuilder::Opt(to));
+          int tgt = b.ConstI64("y_tgt", {3}, {c.b, c.sq, c.h * c.dv});
+          b.Op(fb::OpType::RESHAPE, {ot, tgt}, {y}, {});
+        }
+        b.Output(y);
+        Runner r(b, threads);
+        ASSERT_TRUE(r.ok()) << r.error();
+        std::vector<HostTensor> in = {F32({c.b, c.sq, c.h * c.d}, qv), F32({c.b, c.sk, c.h * c.d}, kv),
+                                      F32({c.b, c.sk, c.h * c.dv}, vv)};
+        if (m >= 0) in.push_back(F32(c.mask, mv));
+        auto got = r.Run(in);
+        ASSERT_TRUE(got.ok()) << got.status();
+        ASSERT_EQ((*got)[0].shape, (Shape{c.b, c.sq, c.h * c.dv}));
+        const std::vector<float> out = (*got)[0].f32();
+        if (want.empty()) {
+          want = out;
+          // The chain itself against a naive double-precision attention (the bits are checked
+          // above; this guards the chain's meaning).
+          for (int64_t bi = 0; bi < c.b; ++bi)
+            for (int64_t h = 0; h < c.h; ++h)
+              for (int64_t i = 0; i < c.sq; ++i) {
+                std::vector<double> p(static_cast<size_t>(c.sk));
+                double mx = -1e300, sum = 0;
+                for (int64_t j = 0; j < c.sk; ++j) {
+                  double dot = 0;
+                  for (int64_t e = 0; e < c.d; ++e)
+                    dot += double(qv[static_cast<size_t>((bi * c.sq + i) * c.h * c.d + h * c.d + e)]) *
+                           kv[static_cast<size_t>((bi * c.sk + j) * c.h * c.d + h * c.d + e)];
+                  dot = c.divide ? dot / scale : dot * scale;
+                  if (!mv.empty()) {
+                    // mask broadcast to [B, H, Sq, Sk]
+                    const std::vector<int64_t> full = {c.b, c.h, c.sq, c.sk}, at = {bi, h, i, j};
+                    int64_t off = 0;
+                    for (size_t a = 0; a < c.mask.size(); ++a) {
+                      const size_t fa = 4 - c.mask.size() + a;
+                      off = off * c.mask[a] + (c.mask[a] == 1 ? 0 : at[fa]);
+                    }
+                    dot += mv[static_cast<size_t>(off)];
+                  }
+                  p[static_cast<size_t>(j)] = dot;
+                  mx = std::max(mx, dot);
+                }
+                for (double& e : p) sum += (e = std::exp(e - mx));
+                for (int64_t e = 0; e < c.dv; ++e) {
+                  double acc = 0;
+                  for (int64_t j = 0; j < c.sk; ++j)
+                    acc += p[static_cast<size_t>(j)] / sum * vv[static_cast<size_t>((bi * c.sk + j) * c.h * c.dv + h * c.dv + e)];
+                  EXPECT_NEAR(out[static_cast<size_t>((bi * c.sq + i) * c.h * c.dv + h * c.dv + e)], acc, 1e-4);
+                }
+              }
+        }
+        ASSERT_EQ(std::memcmp(out.data(), want.data(), out.size() * 4), 0)
+            << "case b " << c.b << " h " << c.h << " sq " << c.sq << " fused " << fused << " threads " << threads;
+      }
+    }
+  }
+}
+
+TEST(Ops, AttentionBadShapesAreErrors) {
+  struct C {
+    std::vector<D> q, k, v, m;
+    int heads;
+    const char* want;
+  };
+  const std::vector<C> cases = {
+      {{1, 4, 6}, {1, 5, 6}, {1, 5, 6}, {}, 4, "multiples of num_heads"},
+      {{1, 4, 6}, {1, 5, 6}, {1, 4, 6}, {}, 2, "sequence lengths differ"},
+      {{1, 4, 6}, {2, 5, 6}, {2, 5, 6}, {}, 2, "batch dims differ"},
+      {{1, 4, 6}, {1, 5, 6}, {1, 5, 6}, {1, 3, 1, 5}, 2, "does not broadcast"},
+      {{4, 6}, {5, 6}, {5, 6}, {}, 2, "rank 3"},
+      {{1, 4, 6}, {1, 5, 6}, {1, 5, 6}, {}, 0, "num_heads must be >= 1"},
+  };
+  for (const C& c : cases) {
+    ModelBuilder b;
+    std::vector<int> in = {b.Input("q", fb::DType::F32, c.q), b.Input("k", fb::DType::F32, c.k),
+                           b.Input("v", fb::DType::F32, c.v)};
+    if (!c.m.empty()) in.push_back(b.Input("m", fb::DType::F32, c.m));
+    int y = b.Tensor("y", fb::DType::F32, {1, 4, 6});
+    fb::AttentionOptionsT o;
+    o.num_heads = c.heads;
+    b.Op(fb::OpType::ATTENTION, in, {y}, ModelBuilder::Opt(o));
+    b.Output(y);
+    Runner r(b);
+    std::vector<HostTensor> vals;
+    for (const auto* dims : {&c.q, &c.k, &c.v, &c.m}) {
+      if (dims->empty()) continue;
+      std::vector<int64_t> s;
+      size_t n = 1;
+      for (const D& d : *dims) {
+        s.push_back(d.value);
+        n *= static_cast<size_t>(d.value);
+      }
+      vals.push_back(F32(s, std::vector<float>(n, 0.5f)));
+    }
+    absl::Status st = r.ok() ? r.Run(vals).status() : absl::InvalidArgumentError(r.error());
+    ASSERT_FALSE(st.ok()) << c.want;
+    EXPECT_THAT(std::string(st.message()), HasSubstr(c.want));
+  }
+}
+
 // Batched MatMul (attention heads) runs one product per task when there are enough of them:
 // the same bits for 1-3 threads, broadcast batch dims included, and the naive product.
 TEST(Ops, BatchedMatMulSameBitsForAnyThreadCount) {

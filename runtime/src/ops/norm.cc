@@ -209,6 +209,35 @@ absl::Status InferScaledSoftmax(OpContext& ctx) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+void ScaledSoftmaxRow(const float* x, int64_t xs, float scale, bool divide, const float* m, int64_t ms, float* q,
+                      int64_t len) {
+  int64_t i = 0;
+  float mx = -INFINITY;  // the row max, taken while writing (max is exact: any order agrees)
+#ifdef EDGERT_SOFTMAX_AVX2
+  if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, scale, divide, m, ms, q, len, &mx);
+#endif
+  for (; i < len; ++i) {
+    float v = divide ? x[i * xs] / scale : x[i * xs] * scale;
+    if (m) v = v + m[i * ms];
+    q[i] = v;
+    mx = v > mx ? v : mx;
+  }
+  // Then the softmax of the row in place, exactly as SoftmaxOuter does for a contiguous row.
+  const double sum = ExpRow(q, mx, q, len);
+  const float inv = static_cast<float>(1.0 / sum);
+#ifdef EDGERT_SOFTMAX_AVX2
+  if (HaveAvx2()) {
+    ScaleRowAvx2(q, inv, len);
+    return;
+  }
+#endif
+  for (i = 0; i < len; ++i) q[i] *= inv;
+}
+
+namespace {
+
 struct ScaledSoftmaxTask {
   const float* x;
   const float* mask;  // null: no mask
@@ -221,7 +250,8 @@ struct ScaledSoftmaxTask {
   std::vector<int64_t> x_strides, mask_strides;  // per row dim, 0 where it broadcasts
 };
 
-// Element strides of `s` right-aligned to an output of rank r (0 where s has 1 or no dim).
+}  // namespace
+
 std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r) {
   std::vector<int64_t> st(r, 0);
   int64_t stride = 1;
@@ -231,6 +261,8 @@ std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r) {
   }
   return st;
 }
+
+namespace {
 
 // Rows [start, start + count): the x / mask offsets of the first by division, then stepped like
 // an odometer (per-row divisions were a visible part of the op on 128-element attention rows).
@@ -248,31 +280,8 @@ void ScaledSoftmaxRows(void* arg, size_t start, size_t count) {
   }
   const int64_t xs = t->x_last, ms = t->mask_last;
   for (size_t ri = start; ri < start + count; ++ri) {
-    const float* x = t->x + xo;
-    const float* m = t->mask ? t->mask + mo : nullptr;
-    float* q = t->y + static_cast<int64_t>(ri) * len;
-    int64_t i = 0;
-    float mx = -INFINITY;  // the row max, taken while writing (max is exact: any order agrees)
-#ifdef EDGERT_SOFTMAX_AVX2
-    if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, t->scale, t->divide, m, ms, q, len, &mx);
-#endif
-    for (; i < len; ++i) {
-      float v = t->divide ? x[i * xs] / t->scale : x[i * xs] * t->scale;
-      if (m) v = v + m[i * ms];
-      q[i] = v;
-      mx = v > mx ? v : mx;
-    }
-    // Then the softmax of the row in place, exactly as SoftmaxOuter does for a contiguous row.
-    const double sum = ExpRow(q, mx, q, len);
-    const float inv = static_cast<float>(1.0 / sum);
-#ifdef EDGERT_SOFTMAX_AVX2
-    if (HaveAvx2()) {
-      ScaleRowAvx2(q, inv, len);
-    } else
-#endif
-    {
-      for (i = 0; i < len; ++i) q[i] *= inv;
-    }
+    ScaledSoftmaxRow(t->x + xo, xs, t->scale, t->divide, t->mask ? t->mask + mo : nullptr, ms,
+                     t->y + static_cast<int64_t>(ri) * len, len);
     for (size_t d = nd; d-- > 0;) {  // next row
       xo += t->x_strides[d];
       if (t->mask) mo += t->mask_strides[d];

@@ -18,6 +18,7 @@ const std::vector<OpDef>& Registry() {
     RegisterPadOps(*v);
     RegisterQuantOps(*v);
     RegisterEinsumOps(*v);
+    RegisterAttentionOps(*v);
     return v;
   }();
   return *ops;

@@ -49,6 +49,8 @@ void PackQb4w(size_t n, size_t k, size_t block, const uint8_t* w, const void* sc
 
 size_t PackedF32wBytes(size_t n, size_t k);
 void PackF32w(size_t n, size_t k, const float* w, void* packed);
+// The same from W rows with a stride (row j of W at w + j * ldw, ldw >= k).
+void PackF32w(size_t n, size_t k, const float* w, size_t ldw, void* packed);
 // The same packed layout from B given as K x N row-major (row stride ldb >= n): no transpose.
 void PackF32wKN(size_t n, size_t k, const float* b, size_t ldb, void* packed);
 

@@ -1,0 +1,183 @@
+// ATTENTION: multi-head scaled dot-product attention with the heads taken as column slices of the
+// last dim (schema/README.md). Per (batch, head): K_h^T and V_h are packed once straight from
+// their strided rows, then for blocks of query rows: scores = Q_h K_h^T (SGemmPacked), one
+// SCALED_SOFTMAX row at a time with the mask, y_h = P V_h written into its column slice. These are
+// the kernels the MatMul -> SCALED_SOFTMAX -> MatMul chain runs (a GEMM's result depends neither on
+// the packing route nor on how its rows are split), so the fused op gives the chain's bits, without
+// the chain's four transposes, the reshapes' copies or the whole [B, H, Sq, Sk] score tensor.
+#include <cstring>
+
+#include "edgert/kernels/gemm.h"
+#include "op.h"
+
+namespace edgert {
+namespace {
+
+constexpr int64_t kRowBlock = 64;  // query rows per score block (64 x Sk floats per slot)
+
+struct AttnShape {
+  int64_t b, sq, sk, h, d, dv;
+};
+
+AttnShape ShapeOf(const OpContext& ctx) {
+  const Shape& q = ctx.in[0]->shape;
+  const Shape& v = ctx.in[2]->shape;
+  const int64_t h = ctx.options<fb::AttentionOptions>()->num_heads();
+  return {q[0], q[1], v[1], h, q[2] / h, v[2] / h};
+}
+
+size_t Align64(size_t n) { return (n + 63) & ~size_t{63}; }
+
+// One worker's scratch: packed K_h^T, packed V_h, a block of score rows.
+size_t SlotBytes(const AttnShape& s) {
+  const auto sk = static_cast<size_t>(s.sk), d = static_cast<size_t>(s.d), dv = static_cast<size_t>(s.dv);
+  return Align64(kernels::PackedF32wBytes(sk, d)) + Align64(kernels::PackedF32wBytes(dv, sk)) +
+         Align64(static_cast<size_t>(std::min(s.sq, kRowBlock)) * sk * sizeof(float));
+}
+
+// Heads per pool task when the (batch, head) pairs are spread over the threads (0: they are not,
+// each product is split over the pool instead). Same rule as batched MatMul.
+int64_t HeadsPerTask(const AttnShape& s, size_t threads) {
+  const int64_t nbh = s.b * s.h;
+  if (threads <= 1 || nbh < static_cast<int64_t>(2 * threads)) return 0;
+  const auto tasks = static_cast<int64_t>(2 * threads);
+  return (nbh + tasks - 1) / tasks;
+}
+
+absl::Status InferAttention(OpContext& ctx) {
+  for (size_t i = 0; i < 3; ++i) RETURN_IF_ERROR(ExpectFloat(ctx, i));
+  const int64_t h = ctx.options<fb::AttentionOptions>()->num_heads();
+  if (h < 1) return ctx.Error(absl::StrCat("num_heads must be >= 1, got ", h));
+  const Shape &q = ctx.in[0]->shape, &k = ctx.in[1]->shape, &v = ctx.in[2]->shape;
+  if (q.size() != 3 || k.size() != 3 || v.size() != 3) {
+    return ctx.Error(absl::StrCat("q, k and v must have rank 3 [B, S, H*D], got ", ShapeString(q), ", ",
+                                  ShapeString(k), ", ", ShapeString(v)));
+  }
+  if (k[0] != q[0] || v[0] != q[0]) {
+    return ctx.Error(absl::StrCat("batch dims differ: q ", ShapeString(q), ", k ", ShapeString(k), ", v ",
+                                  ShapeString(v)));
+  }
+  if (k[1] != v[1]) {
+    return ctx.Error(absl::StrCat("k and v sequence lengths differ: ", ShapeString(k), " vs ", ShapeString(v)));
+  }
+  if (k[2] != q[2]) return ctx.Error(absl::StrCat("q and k last dims differ: ", q[2], " vs ", k[2]));
+  if (q[2] % h != 0 || v[2] % h != 0) {
+    return ctx.Error(absl::StrCat("last dims ", q[2], " (q) and ", v[2], " (v) must be multiples of num_heads ", h));
+  }
+  const AttnShape s = ShapeOf(ctx);
+  if (ctx.has_input(3)) {
+    RETURN_IF_ERROR(ExpectFloat(ctx, 3));
+    const Shape scores = {s.b, s.h, s.sq, s.sk};
+    const Shape& m = ctx.in[3]->shape;
+    bool fits = m.size() <= scores.size();
+    for (size_t i = 0; fits && i < m.size(); ++i) {
+      const int64_t want = scores[scores.size() - m.size() + i];
+      fits = m[i] == 1 || m[i] == want;
+    }
+    if (!fits) {
+      return ctx.Error(absl::StrCat("mask ", ShapeString(m), " does not broadcast to the scores' shape ",
+                                    ShapeString(scores)));
+    }
+  }
+  ctx.out[0]->shape = {s.b, s.sq, v[2]};
+  ctx.out[0]->dtype = DType::F32;
+  const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
+  const int64_t per_task = HeadsPerTask(s, threads);
+  const int64_t slots = per_task == 0 ? 1 : (s.b * s.h + per_task - 1) / per_task;
+  ctx.workspace_bytes = static_cast<size_t>(slots) * SlotBytes(s);
+  return absl::OkStatus();
+}
+
+struct AttnTask {
+  AttnShape s;
+  const float *q, *k, *v, *mask;
+  float* y;
+  float scale;
+  bool divide;
+  int64_t ms[4];  // mask element strides over [B, H, Sq, Sk] (0 where it broadcasts)
+  uint8_t* workspace;
+  size_t slot_bytes;
+  int64_t per_task;
+};
+
+// One (batch, head) pair with the scratch at `slot`; `pool` splits its GEMMs (null: this thread).
+void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool) {
+  const AttnShape& s = t.s;
+  const int64_t b = bh / s.h, h = bh % s.h;
+  const int64_t ldq = s.h * s.d, ldv = s.h * s.dv;
+  const float* qh = t.q + b * s.sq * ldq + h * s.d;
+  const float* kh = t.k + b * s.sk * ldq + h * s.d;
+  const float* vh = t.v + b * s.sk * ldv + h * s.dv;
+  float* yh = t.y + b * s.sq * ldv + h * s.dv;
+  const auto sk = static_cast<size_t>(s.sk), d = static_cast<size_t>(s.d), dv = static_cast<size_t>(s.dv);
+  uint8_t* pk = slot;
+  uint8_t* pv = pk + Align64(kernels::PackedF32wBytes(sk, d));
+  auto* scores = reinterpret_cast<float*>(pv + Align64(kernels::PackedF32wBytes(dv, sk)));
+  if (d > 0) kernels::PackF32w(sk, d, kh, static_cast<size_t>(ldq), pk);  // K_h^T: n = Sk, k = D
+  if (sk > 0) kernels::PackF32wKN(dv, sk, vh, static_cast<size_t>(ldv), pv);
+  for (int64_t r0 = 0; r0 < s.sq; r0 += kRowBlock) {
+    const int64_t mb = std::min(kRowBlock, s.sq - r0);
+    if (d == 0) {
+      std::memset(scores, 0, static_cast<size_t>(mb) * sk * sizeof(float));
+    } else {
+      kernels::SGemmPacked(static_cast<size_t>(mb), sk, d, qh + r0 * ldq, static_cast<size_t>(ldq), pk, nullptr,
+                           kernels::Activation::kNone, scores, sk, pool);
+    }
+    for (int64_t i = 0; i < mb; ++i) {
+      const float* m = t.mask ? t.mask + b * t.ms[0] + h * t.ms[1] + (r0 + i) * t.ms[2] : nullptr;
+      float* row = scores + i * s.sk;
+      ScaledSoftmaxRow(row, 1, t.scale, t.divide, m, t.ms[3], row, s.sk);
+    }
+    float* yr = yh + r0 * ldv;
+    if (sk == 0) {
+      for (int64_t i = 0; i < mb; ++i) std::memset(yr + i * ldv, 0, dv * sizeof(float));
+    } else {
+      kernels::SGemmPacked(static_cast<size_t>(mb), dv, sk, scores, sk, pv, nullptr, kernels::Activation::kNone, yr,
+                           static_cast<size_t>(ldv), pool);
+    }
+  }
+}
+
+void AttendHeads(void* arg, size_t start, size_t count) {
+  const auto* t = static_cast<const AttnTask*>(arg);
+  uint8_t* slot = t->workspace + (start / static_cast<size_t>(t->per_task)) * t->slot_bytes;
+  for (size_t i = start; i < start + count; ++i) AttendHead(*t, static_cast<int64_t>(i), slot, nullptr);
+}
+
+absl::Status RunAttention(OpContext& ctx) {
+  const auto* o = ctx.options<fb::AttentionOptions>();
+  AttnTask t{};
+  t.s = ShapeOf(ctx);
+  t.q = ctx.in[0]->as<float>();
+  t.k = ctx.in[1]->as<float>();
+  t.v = ctx.in[2]->as<float>();
+  t.mask = ctx.has_input(3) ? ctx.in[3]->as<float>() : nullptr;
+  t.y = ctx.out[0]->as<float>();
+  t.scale = o->scale();
+  t.divide = o->divide();
+  if (t.mask) {
+    const std::vector<int64_t> st = BroadcastStrides(ctx.in[3]->shape, 4);
+    for (int i = 0; i < 4; ++i) t.ms[i] = st[static_cast<size_t>(i)];
+  }
+  t.workspace = static_cast<uint8_t*>(ctx.workspace);
+  t.slot_bytes = SlotBytes(t.s);
+  const int64_t nbh = t.s.b * t.s.h;
+  if (nbh == 0 || t.s.sq == 0) return absl::OkStatus();
+  const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
+  t.per_task = HeadsPerTask(t.s, threads);
+  if (t.per_task > 0) {
+    pthreadpool_parallelize_1d_tile_1d(ctx.pool, AttendHeads, &t, static_cast<size_t>(nbh),
+                                       static_cast<size_t>(t.per_task), 0);
+  } else {
+    for (int64_t bh = 0; bh < nbh; ++bh) AttendHead(t, bh, t.workspace, ctx.pool);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterAttentionOps(std::vector<OpDef>& ops) {
+  ops.push_back({fb::OpType::ATTENTION, fb::OpOptions::AttentionOptions, 3, 4, 1, 1, InferAttention, RunAttention});
+}
+
+}  // namespace edgert
