@@ -7,6 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "edgert/kernels/internal.h"
 
 namespace edgert::kernels {
@@ -165,11 +169,36 @@ void PackF32w(size_t n, size_t k, const float* w, size_t ldw, void* packed) {
   float* base = reinterpret_cast<float*>(static_cast<uint8_t*>(packed) + sizeof(PackedHeader));
   for (size_t p = 0; p < Panels(n); ++p) {
     float* panel = base + p * 16 * k;
-    for (size_t kk = 0; kk < k; ++kk)
-      for (size_t c = 0; c < 16; ++c) {
-        const size_t j = p * 16 + c;
-        panel[kk * 16 + c] = j < n ? w[j * ldw + kk] : 0.0f;
+    size_t c0 = 0;
+#if defined(__SSE2__)
+    // Four rows at a time, 4x4 blocks transposed in registers (attention packs K_h^T this way
+    // every run: element-wise it was 1.5% of MiniLM INT8).
+    for (; c0 + 4 <= 16 && p * 16 + c0 + 4 <= n; c0 += 4) {
+      const float* r0 = w + (p * 16 + c0) * ldw;
+      size_t kk = 0;
+      for (; kk + 4 <= k; kk += 4) {
+        __m128 a = _mm_loadu_ps(r0 + kk), b = _mm_loadu_ps(r0 + ldw + kk);
+        __m128 c = _mm_loadu_ps(r0 + 2 * ldw + kk), d = _mm_loadu_ps(r0 + 3 * ldw + kk);
+        _MM_TRANSPOSE4_PS(a, b, c, d);
+        _mm_storeu_ps(panel + kk * 16 + c0, a);
+        _mm_storeu_ps(panel + (kk + 1) * 16 + c0, b);
+        _mm_storeu_ps(panel + (kk + 2) * 16 + c0, c);
+        _mm_storeu_ps(panel + (kk + 3) * 16 + c0, d);
       }
+      for (; kk < k; ++kk)
+        for (size_t c = 0; c < 4; ++c) panel[kk * 16 + c0 + c] = r0[c * ldw + kk];
+    }
+#endif
+    // The rest row by row: contiguous reads of W, writes 16 floats apart (the panel stays in L1).
+    for (size_t c = c0; c < 16; ++c) {
+      const size_t j = p * 16 + c;
+      if (j < n) {
+        const float* src = w + j * ldw;
+        for (size_t kk = 0; kk < k; ++kk) panel[kk * 16 + c] = src[kk];
+      } else {
+        for (size_t kk = 0; kk < k; ++kk) panel[kk * 16 + c] = 0.0f;
+      }
+    }
   }
 }
 

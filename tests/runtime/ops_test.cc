@@ -409,7 +409,7 @@ TEST(Ops, ScaledSoftmaxMaskThatDoesNotBroadcastIsAnError) {
 
 // ATTENTION is the Reshape -> Transpose -> MatMul -> SCALED_SOFTMAX -> MatMul -> Transpose ->
 // Reshape chain in one op: the same bits for masks that broadcast differently, no mask, Sq != Sk,
-// D != Dv, more query rows than one score block (64), and any thread count (heads spread over the
+// D != Dv, more query rows than one score block (256 KiB of scores), and any thread count (heads spread over the
 // pool, or each product split over it).
 TEST(Ops, AttentionEqualsTheChainBitwise) {
   struct C {
@@ -420,6 +420,7 @@ TEST(Ops, AttentionEqualsTheChainBitwise) {
   const std::vector<C> cases = {
       {2, 5, 7, 3, 4, 6, {2, 1, 1, 7}, false},
       {1, 70, 70, 2, 8, 8, {1, 1, 70, 70}, true},
+      {1, 50, 1100, 2, 8, 8, {1, 1, 50, 1100}, false},  // score blocks of 48 rows
       {2, 9, 9, 1, 16, 5, {}, false},
       {1, 3, 11, 6, 5, 3, {6, 3, 11}, true},
       {3, 4, 4, 4, 3, 3, {1}, false},

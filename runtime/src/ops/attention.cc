@@ -4,7 +4,9 @@
 // SCALED_SOFTMAX row at a time with the mask, y_h = P V_h written into its column slice. These are
 // the kernels the MatMul -> SCALED_SOFTMAX -> MatMul chain runs (a GEMM's result depends neither on
 // the packing route nor on how its rows are split), so the fused op gives the chain's bits, without
-// the chain's four transposes, the reshapes' copies or the whole [B, H, Sq, Sk] score tensor.
+// the chain's four transposes, the reshapes' copies or the whole [B, H, Sq, Sk] score tensor
+// (at most 256 KiB of scores per worker).
+#include <algorithm>
 #include <cstring>
 
 #include "edgert/kernels/gemm.h"
@@ -13,7 +15,12 @@
 namespace edgert {
 namespace {
 
-constexpr int64_t kRowBlock = 64;  // query rows per score block (64 x Sk floats per slot)
+// Query rows per score block: as many as keep the block within 256 KiB (L2), a multiple of the
+// GEMM's 12-row tile (no short tiles in between), at least 12.
+int64_t RowBlock(int64_t sq, int64_t sk) {
+  const int64_t fit = std::max<int64_t>(12, (int64_t{256} << 10) / (std::max<int64_t>(sk, 1) * 4) / 12 * 12);
+  return std::min(sq, fit);
+}
 
 struct AttnShape {
   int64_t b, sq, sk, h, d, dv;
@@ -32,7 +39,7 @@ size_t Align64(size_t n) { return (n + 63) & ~size_t{63}; }
 size_t SlotBytes(const AttnShape& s) {
   const auto sk = static_cast<size_t>(s.sk), d = static_cast<size_t>(s.d), dv = static_cast<size_t>(s.dv);
   return Align64(kernels::PackedF32wBytes(sk, d)) + Align64(kernels::PackedF32wBytes(dv, sk)) +
-         Align64(static_cast<size_t>(std::min(s.sq, kRowBlock)) * sk * sizeof(float));
+         Align64(static_cast<size_t>(RowBlock(s.sq, s.sk)) * sk * sizeof(float));
 }
 
 // Heads per pool task when the (batch, head) pairs are spread over the threads (0: they are not,
@@ -115,8 +122,9 @@ void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool
   auto* scores = reinterpret_cast<float*>(pv + Align64(kernels::PackedF32wBytes(dv, sk)));
   if (d > 0) kernels::PackF32w(sk, d, kh, static_cast<size_t>(ldq), pk);  // K_h^T: n = Sk, k = D
   if (sk > 0) kernels::PackF32wKN(dv, sk, vh, static_cast<size_t>(ldv), pv);
-  for (int64_t r0 = 0; r0 < s.sq; r0 += kRowBlock) {
-    const int64_t mb = std::min(kRowBlock, s.sq - r0);
+  const int64_t block = RowBlock(s.sq, s.sk);
+  for (int64_t r0 = 0; r0 < s.sq; r0 += block) {
+    const int64_t mb = std::min(block, s.sq - r0);
     if (d == 0) {
       std::memset(scores, 0, static_cast<size_t>(mb) * sk * sizeof(float));
     } else {
