@@ -149,23 +149,38 @@ bool IsActivationValid(fb::Activation a) {
 // Rows r = (c, kd, kh, kw) in [r_begin, r_end), columns p = output position: col[r][p].
 void Im2Col(const float* x, const Geom& g, int64_t r_begin, int64_t r_end, float* col) {
   const int64_t os = g.out_size();
-  const int64_t ih = g.in[1], iw = g.in[2];
+  const int64_t ih = g.in[1], iw = g.in[2], ow_n = g.out[2], sw = g.stride[2];
   for (int64_t r = r_begin; r < r_end; ++r) {
     const int64_t kw = r % g.k[2], kh = r / g.k[2] % g.k[1], kd = r / (g.k[2] * g.k[1]) % g.k[0];
     const float* xc = x + r / g.k_size() * g.in_size();
-    int64_t p = 0;
+    // Output columns [lo, hi) read inside the row (xw = ow * sw + off); the rest is padding. Once
+    // per kernel column instead of a bounds test per element (the stem conv's im2col was 5% of
+    // EfficientNet FP32).
+    const int64_t off = kw * g.dil[2] - g.pb[2];
+    int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    int64_t hi = iw - 1 - off < 0 ? 0 : (iw - 1 - off) / sw + 1;
+    hi = std::min(hi, ow_n);
+    lo = std::min(lo, hi);
+    float* dst = col + r * os;
     for (int64_t od = 0; od < g.out[0]; ++od) {
       const int64_t id = od * g.stride[0] - g.pb[0] + kd * g.dil[0];
       const bool dok = id >= 0 && id < g.in[0];
-      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+      for (int64_t oh = 0; oh < g.out[1]; ++oh, dst += ow_n) {
         const int64_t y = oh * g.stride[1] - g.pb[1] + kh * g.dil[1];
-        const bool hok = dok && y >= 0 && y < ih;
-        const float* row = xc + (id * ih + y) * iw;
-        for (int64_t ow = 0; ow < g.out[2]; ++ow, ++p) {
-          const int64_t xw = ow * g.stride[2] - g.pb[2] + kw * g.dil[2];
-          const float v = (hok && xw >= 0 && xw < iw) ? row[xw] : 0.f;
-          col[r * os + p] = v;
+        if (!dok || y < 0 || y >= ih) {
+          std::fill(dst, dst + ow_n, 0.f);
+          continue;
         }
+        const float* __restrict row = xc + (id * ih + y) * iw;  // row[ow * sw + off], off may be < 0
+        std::fill(dst, dst + lo, 0.f);
+        if (sw == 1) {
+          std::memcpy(dst + lo, row + lo + off, static_cast<size_t>(hi - lo) * sizeof(float));
+        } else if (sw == 2) {
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = row[2 * ow + off];
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = row[ow * sw + off];
+        }
+        std::fill(dst + hi, dst + ow_n, 0.f);
       }
     }
   }
