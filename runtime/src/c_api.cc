@@ -14,6 +14,7 @@ struct edgert_model {
 };
 struct edgert_session {
   std::unique_ptr<edgert::Session> impl;
+  std::string profile;  // edgert_session_profile's last report
 };
 
 static_assert(sizeof(edgert_dtype) == sizeof(int), "edgert_dtype is an int");
@@ -138,6 +139,7 @@ void edgert_session_options_init(edgert_session_options* options) {
   if (options == nullptr) return;
   options->num_threads = 0;
   options->arena_limit_bytes = 0;
+  options->profile = 0;
 }
 
 edgert_status edgert_session_create(const edgert_model* model, const edgert_session_options* options,
@@ -149,10 +151,11 @@ edgert_status edgert_session_create(const edgert_model* model, const edgert_sess
     if (options != nullptr) {
       o.num_threads = options->num_threads;
       o.arena_limit_bytes = options->arena_limit_bytes;
+      o.profile = options->profile != 0;
     }
     auto s = edgert::Session::Create(*model->impl, o);
     if (!s.ok()) return Report(s.status());
-    *out = new edgert_session{std::move(*s)};
+    *out = new edgert_session{std::move(*s), std::string()};
     return EDGERT_OK;
   });
 }
@@ -231,6 +234,19 @@ edgert_status edgert_session_output_data(const edgert_session* session, size_t i
 
 uint64_t edgert_session_arena_bytes(const edgert_session* session) {
   return session ? session->impl->arena_bytes() : 0;
+}
+
+const char* edgert_session_profile(edgert_session* session) {
+  if (session == nullptr) return nullptr;
+  const char* r = nullptr;
+  Guard([&] {
+    edgert::Session::Busy busy(*session->impl);
+    if (!busy.ok()) return Fail(EDGERT_BUSY, "session is in use by another thread");
+    session->profile = session->impl->ProfileReport();
+    r = session->profile.empty() ? nullptr : session->profile.c_str();
+    return EDGERT_OK;
+  });
+  return r;
 }
 
 }  // extern "C"

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_format.h"
 #include "planner.h"
 
 namespace edgert {
@@ -352,11 +354,63 @@ absl::Status Session::Run() {
     for (const Value* v : ctx.out) all_empty &= v->num_elements() == 0;
     if (all_empty) continue;
     const OpDef* def = FindOp(ctx.op->type());
+    const auto t0 = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     absl::Status st = def->run(ctx);
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat(model_.label(), ": ", st.message()));
+    if (options_.profile) {
+      op_ns_.resize(static_cast<size_t>(nops), 0);
+      op_ns_[static_cast<size_t>(i)] += static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
+  if (options_.profile) ++profile_runs_;
   ran_ = true;
   return absl::OkStatus();
+}
+
+std::string Session::ProfileReport() const {
+  if (!options_.profile || profile_runs_ == 0) return "";
+  const double runs = static_cast<double>(profile_runs_);
+  uint64_t total = 0;
+  for (uint64_t ns : op_ns_) total += ns;
+  const double tot = std::max<double>(1.0, static_cast<double>(total));
+  struct Kind {
+    std::string name;
+    int ops = 0;
+    uint64_t ns = 0;
+  };
+  std::vector<Kind> kinds;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < op_ns_.size(); ++i) {
+    if (op_ns_[i] == 0) continue;  // folded at plan time, or skipped (empty outputs)
+    order.push_back(i);
+    const std::string n = OpTypeName(model_.op(static_cast<int>(i)).type());
+    auto it = std::find_if(kinds.begin(), kinds.end(), [&](const Kind& k) { return k.name == n; });
+    if (it == kinds.end()) it = kinds.insert(kinds.end(), Kind{n});
+    ++it->ops;
+    it->ns += op_ns_[i];
+  }
+  std::sort(kinds.begin(), kinds.end(), [](const Kind& a, const Kind& b) { return a.ns > b.ns; });
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return op_ns_[a] > op_ns_[b]; });
+  std::string r = absl::StrFormat("profile: %d runs, %.3f ms per run in ops, %d threads\n", profile_runs_,
+                                  static_cast<double>(total) / runs / 1e6, num_threads_);
+  absl::StrAppend(&r, absl::StrFormat("%-22s %5s %12s %7s\n", "op kind", "ops", "ms per run", "%"));
+  for (const Kind& k : kinds) {
+    absl::StrAppend(&r, absl::StrFormat("%-22s %5d %12.4f %6.1f%%\n", k.name, k.ops,
+                                        static_cast<double>(k.ns) / runs / 1e6, 100.0 * static_cast<double>(k.ns) / tot));
+  }
+  absl::StrAppend(&r, "slowest ops:\n");
+  for (size_t j = 0; j < std::min<size_t>(order.size(), 15); ++j) {
+    const size_t i = order[j];
+    const fb::Operator& op = model_.op(static_cast<int>(i));
+    const OpContext& ctx = contexts_[i];
+    const std::string shape = ctx.out.empty() ? std::string("-") : ShapeString(ctx.out[0]->shape);
+    absl::StrAppend(&r, absl::StrFormat("  %4d %-18s %-40s %-18s %10.4f ms %6.1f%%\n", static_cast<int>(i),
+                                        OpTypeName(op.type()), op.name() ? op.name()->str() : std::string(), shape,
+                                        static_cast<double>(op_ns_[i]) / runs / 1e6,
+                                        100.0 * static_cast<double>(op_ns_[i]) / tot));
+  }
+  return r;
 }
 
 const Value& Session::output(size_t index) const {

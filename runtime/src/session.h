@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "model.h"
@@ -19,6 +20,8 @@ struct SessionOptions {
   // Keep activations channels-last between convolutions that support it (ops/op.h Value);
   // false, or EDGERT_CHANNELS_LAST=0 in the environment, keeps every tensor NCHW.
   bool channels_last = true;
+  // Time every op of every run (steady clock around each op); ProfileReport() sums them up.
+  bool profile = false;
 };
 
 class Session {
@@ -36,6 +39,9 @@ class Session {
   uint64_t arena_bytes() const { return arena_bytes_; }
   bool ran() const { return ran_; }
   int num_threads() const { return num_threads_; }
+  // With options.profile: time per op kind and the slowest ops, in ms per run over the runs so
+  // far (a text table); empty when profiling is off or nothing has run.
+  std::string ProfileReport() const;
   // Values the current plan keeps channels-last (tests).
   size_t num_channels_last() const {
     size_t n = 0;
@@ -77,6 +83,8 @@ class Session {
   std::vector<std::unique_ptr<uint8_t[]>> folded_storage_;
   uint8_t* arena_ = nullptr;
   uint64_t arena_bytes_ = 0;
+  std::vector<uint64_t> op_ns_;  // profile: nanoseconds per op, summed over profile_runs_
+  uint64_t profile_runs_ = 0;
 };
 
 }  // namespace edgert

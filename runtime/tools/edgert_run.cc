@@ -1,7 +1,7 @@
 // edgert_run: runs a .efb model from the shell. Uses only the public C API (via edgert.hpp).
 //
 //   edgert_run MODEL.efb [INPUT ...] [--shape NAME=1x128] [--threads N] [--out DIR]
-//              [--bench N] [--json] [--random] [--version]
+//              [--bench N] [--json] [--random] [--profile] [--version]
 //
 // Inputs are given in the model's input order as .npy files or raw little-endian .bin files
 // (whose shape comes from the model, with --shape fixing dynamic dims).
@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "  --threads N         worker threads (default: one per core)\n"
     "  --out DIR           write each output as DIR/NAME.npy\n"
     "  --bench N           warm up, then time N runs (median, p90, min; peak RSS)\n"
+    "  --profile           time every op; print ms per run by op kind and the slowest ops to stderr\n"
     "  --json              print one JSON object instead of text\n"
     "  --random            fill inputs with seeded random values instead of files\n"
     "  --version           print the version and the matmul kernel variant (isa)\n";
@@ -157,7 +158,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<int64_t>> shapes;
   std::string out_dir;
   long long threads = 0, bench = 0;
-  bool json = false, random = false;
+  bool json = false, random = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&](const char* flag) -> std::string {
@@ -171,6 +172,7 @@ int main(int argc, char** argv) {
     }
     if (a == "--json") { json = true; continue; }
     if (a == "--random") { random = true; continue; }
+    if (a == "--profile") { profile = true; continue; }
     if (a == "--threads") {
       if (!ParseInt(need("--threads"), 0, 1024, &threads)) return Fail(2, "--threads: expected an integer in [0, 1024]");
       continue;
@@ -220,7 +222,7 @@ int main(int argc, char** argv) {
   }
 
   edgert::api::Session session;
-  if (auto st = session.Create(model, static_cast<int>(threads)); !st.ok()) return Fail(1, st.message);
+  if (auto st = session.Create(model, static_cast<int>(threads), 0, profile); !st.ok()) return Fail(1, st.message);
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_t0).count();
 
   // Load inputs.
@@ -313,6 +315,8 @@ int main(int argc, char** argv) {
   } else if (auto st = run_once(); !st.ok()) {
     return Fail(1, st.message);
   }
+  // The profile covers every run, warm-up included; on stderr so that --json stays one object.
+  if (profile) std::fputs(session.Profile().c_str(), stderr);
 
   std::vector<Output> outputs;
   for (size_t i = 0; i < model.num_outputs(); ++i) {

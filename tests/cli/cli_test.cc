@@ -128,6 +128,18 @@ TEST_F(Cli, BinInputWithShapeJsonAndBench) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
 }
 
+TEST_F(Cli, ProfilePrintsOpTimesToStderr) {
+  float x[6] = {0, 0, 0, 1, 1, 1};
+  std::string in = Npy("x.npy", edgert::npy::Type::kF32, {2, 3}, x, sizeof x);
+  Result r = Run(model_ + " " + in + " --json --bench 2 --profile");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);  // stdout is still one JSON object
+  EXPECT_THAT(r.err, HasSubstr("profile: 4 runs"));  // 2 warm-up + 2 timed
+  EXPECT_THAT(r.err, HasSubstr("ADD"));
+  EXPECT_THAT(r.err, HasSubstr("RELU"));
+  EXPECT_THAT(r.err, HasSubstr("slowest ops:"));
+}
+
 TEST_F(Cli, MissingModel) { ExpectOneLineError(Run(dir_ + "/nope.efb"), "nope.efb: cannot open model"); }
 
 TEST_F(Cli, GarbageModel) {

@@ -84,6 +84,54 @@ TEST(CApi, LoadQueryRunFromPath) {
   std::remove(path.c_str());
 }
 
+// options.profile times every op: the report names each op kind with its count and covers every
+// run; without the option (or before a run) there is no report.
+TEST(CApi, ProfileReportsOpsOfEveryRun) {
+  ModelBuilder b;
+  int x = b.Input("x", edgert::fb::DType::F32, {4, 8});
+  int c = b.ConstF32("c", {8}, std::vector<float>(8, 1.f));
+  int s1 = b.Tensor("s1", edgert::fb::DType::F32, {4, 8});
+  int s2 = b.Tensor("s2", edgert::fb::DType::F32, {4, 8});
+  int y = b.Tensor("y", edgert::fb::DType::F32, {4, 8});
+  b.Op(edgert::fb::OpType::ADD, {x, c}, {s1}, {}, "first_add");
+  b.Op(edgert::fb::OpType::ADD, {s1, c}, {s2}, {}, "second_add");
+  b.Op(edgert::fb::OpType::RELU, {s2}, {y}, {}, "relu");
+  b.Output(y);
+  const std::string bytes = b.Build();
+  edgert_model* m = nullptr;
+  ASSERT_EQ(edgert_model_load_from_memory(bytes.data(), bytes.size(), &m), EDGERT_OK) << edgert_last_error();
+  std::vector<float> xv(32, -0.5f);
+  int64_t dims[2] = {4, 8};
+  for (int profile = 0; profile < 2; ++profile) {
+    edgert_session_options o;
+    edgert_session_options_init(&o);
+    EXPECT_EQ(o.profile, 0);
+    o.num_threads = 1;
+    o.profile = profile;
+    edgert_session* s = nullptr;
+    ASSERT_EQ(edgert_session_create(m, &o, &s), EDGERT_OK) << edgert_last_error();
+    EXPECT_EQ(edgert_session_profile(s), nullptr);  // nothing has run
+    ASSERT_EQ(edgert_session_set_input(s, 0, EDGERT_F32, dims, 2, xv.data(), xv.size() * 4), EDGERT_OK);
+    for (int r = 0; r < 3; ++r) ASSERT_EQ(edgert_session_run(s), EDGERT_OK) << edgert_last_error();
+    const char* rep = edgert_session_profile(s);
+    if (!profile) {
+      EXPECT_EQ(rep, nullptr);
+    } else {
+      ASSERT_NE(rep, nullptr);
+      const std::string r(rep);
+      EXPECT_THAT(r, HasSubstr("profile: 3 runs"));
+      EXPECT_THAT(r, ::testing::ContainsRegex("ADD +2 "));
+      EXPECT_THAT(r, ::testing::ContainsRegex("RELU +1 "));
+      EXPECT_THAT(r, HasSubstr("first_add"));
+      EXPECT_THAT(r, HasSubstr("second_add"));
+      EXPECT_THAT(r, HasSubstr("[4,8]"));
+    }
+    edgert_session_free(s);
+  }
+  EXPECT_EQ(edgert_session_profile(nullptr), nullptr);
+  edgert_model_free(m);
+}
+
 TEST(CApi, BadInputsGiveCodesAndMessages) {
   std::string bytes = AddModel();
   edgert::api::Model m;

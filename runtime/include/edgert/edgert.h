@@ -64,6 +64,7 @@ typedef struct edgert_session edgert_session;
 typedef struct edgert_session_options {
   int32_t num_threads;       /* 0 = one per core; 1 = run on the calling thread only */
   uint64_t arena_limit_bytes; /* 0 = no limit; a plan needing more fails at creation */
+  int32_t profile;            /* nonzero: time every op of every run (edgert_session_profile) */
 } edgert_session_options;
 
 EDGERT_API const char* edgert_version(void);
@@ -112,6 +113,10 @@ EDGERT_API edgert_status edgert_session_output_data(const edgert_session* sessio
                                                     const void** data, size_t* bytes);
 /* Bytes of the session's planned activation arena for the current shapes. */
 EDGERT_API uint64_t edgert_session_arena_bytes(const edgert_session* session);
+/* With options.profile set: a text table of where the runs so far spent their time (per op kind,
+ * then the slowest single ops, in ms per run), owned by the session and valid until its next call
+ * of run or profile. NULL when profiling is off or nothing has run. */
+EDGERT_API const char* edgert_session_profile(edgert_session* session);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -47,12 +47,18 @@ class Session {
   Session(Session&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
   Session& operator=(Session&& o) noexcept { std::swap(s_, o.s_); return *this; }
   ~Session() { edgert_session_free(s_); }
-  Status Create(const Model& model, int num_threads = 0, uint64_t arena_limit = 0) {
+  Status Create(const Model& model, int num_threads = 0, uint64_t arena_limit = 0, bool profile = false) {
     edgert_session_options o;
     edgert_session_options_init(&o);
     o.num_threads = num_threads;
     o.arena_limit_bytes = arena_limit;
+    o.profile = profile ? 1 : 0;
     return Status::From(edgert_session_create(model.get(), &o, &s_));
+  }
+  // Per-op timing table of the runs so far (created with profile = true), else empty.
+  std::string Profile() {
+    const char* p = edgert_session_profile(s_);
+    return p ? std::string(p) : std::string();
   }
   Status SetInput(size_t i, edgert_dtype t, const std::vector<int64_t>& dims, const void* data, size_t bytes) {
     return Status::From(edgert_session_set_input(s_, i, t, dims.data(), static_cast<int32_t>(dims.size()), data, bytes));
