@@ -400,7 +400,7 @@ std::string Session::ProfileReport() const {
                                         static_cast<double>(k.ns) / runs / 1e6, 100.0 * static_cast<double>(k.ns) / tot));
   }
   absl::StrAppend(&r, "slowest ops:\n");
-  for (size_t j = 0; j < std::min<size_t>(order.size(), 15); ++j) {
+  for (size_t j = 0; j < std::min<size_t>(order.size(), getenv("EDGERT_PROFILE_ALL") ? order.size() : 15); ++j) {
     const size_t i = order[j];
     const fb::Operator& op = model_.op(static_cast<int>(i));
     const OpContext& ctx = contexts_[i];

@@ -232,6 +232,70 @@ void Im2Col(const float* x, int64_t channels, const Geom& g, float* col, pthread
   pthreadpool_parallelize_1d_tile_1d(pool, Im2ColRange, &t, static_cast<size_t>(t.rows), 1, 0);
 }
 
+// im2col straight into the GEMM's rows: a[p][r] for output positions p of output rows
+// [row_begin, row_end) (a row = one (od, oh)), r = (c, kd, kh, kw), `channels` input channels.
+// Interior positions (every kw inside the input row) copy without tests; only the border ones
+// test each tap. Replaces im2col + transpose for NCHW inputs (the stem conv).
+void Im2ColRows(const float* x, int64_t channels, const Geom& g, int64_t row_begin, int64_t row_end, float* a) {
+  const int64_t kc = channels * g.k_size(), ow_n = g.out[2], ih_n = g.in[1], iw_n = g.in[2];
+  const int64_t kw_n = g.k[2], sw = g.stride[2], dw = g.dil[2], pw = g.pb[2];
+  // Interior output columns: ow * sw - pw >= 0 and ow * sw - pw + (kw_n - 1) * dw < iw_n.
+  int64_t lo = pw <= 0 ? 0 : (pw + sw - 1) / sw;
+  const int64_t last = iw_n - 1 - (kw_n - 1) * dw + pw;  // largest ow * sw allowed
+  int64_t hi = last < 0 ? 0 : std::min(ow_n, last / sw + 1);
+  lo = std::min(lo, hi);
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    const int64_t od = row / g.out[1], oh = row % g.out[1];
+    float* arow = a + row * ow_n * kc;
+    int64_t r = 0;
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* xc = x + c * g.in_size();
+      for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+        const int64_t id = od * g.stride[0] - g.pb[0] + kd * g.dil[0];
+        for (int64_t kh = 0; kh < g.k[1]; ++kh, r += kw_n) {
+          const int64_t ih = oh * g.stride[1] - g.pb[1] + kh * g.dil[1];
+          if (id < 0 || id >= g.in[0] || ih < 0 || ih >= ih_n) {
+            for (int64_t ow = 0; ow < ow_n; ++ow)
+              for (int64_t kw = 0; kw < kw_n; ++kw) arow[ow * kc + r + kw] = 0.f;
+            continue;
+          }
+          const float* xr = xc + (id * ih_n + ih) * iw_n;
+          auto border = [&](int64_t ow) {
+            for (int64_t kw = 0; kw < kw_n; ++kw) {
+              const int64_t xw = ow * sw - pw + kw * dw;
+              arow[ow * kc + r + kw] = xw >= 0 && xw < iw_n ? xr[xw] : 0.f;
+            }
+          };
+          for (int64_t ow = 0; ow < lo; ++ow) border(ow);
+          for (int64_t ow = lo; ow < hi; ++ow) {
+            const float* src = xr + ow * sw - pw;
+            float* dst = arow + ow * kc + r;
+            for (int64_t kw = 0; kw < kw_n; ++kw) dst[kw] = src[kw * dw];
+          }
+          for (int64_t ow = hi; ow < ow_n; ++ow) border(ow);
+        }
+      }
+    }
+  }
+}
+
+struct Im2ColRowsTask {
+  const float* x;
+  int64_t channels;
+  const Geom* g;
+  float* a;
+};
+
+void Im2ColRowsRange(void* p, size_t start, size_t count) {
+  const auto* t = static_cast<const Im2ColRowsTask*>(p);
+  Im2ColRows(t->x, t->channels, *t->g, static_cast<int64_t>(start), static_cast<int64_t>(start + count), t->a);
+}
+
+void Im2ColRows(const float* x, int64_t channels, const Geom& g, float* a, pthreadpool_t pool) {
+  Im2ColRowsTask t{x, channels, &g, a};
+  pthreadpool_parallelize_1d_tile_1d(pool, Im2ColRowsRange, &t, static_cast<size_t>(g.out[0] * g.out[1]), 4, 0);
+}
+
 // Direct convolution of one input channel with one kernel (depthwise). Row-wise: for every
 // kernel tap the valid output range along W is computed once, so the inner loop has no
 // bounds checks (and is contiguous for stride 1, which vectorizes).
@@ -677,9 +741,7 @@ absl::Status RunConv(OpContext& ctx) {
         } else if (p.g.pointwise()) {
           Transpose2D(xg, kc, os, col, ctx.pool);
         } else {
-          float* colk = reinterpret_cast<float*>(ws + p.col_bytes / 2);
-          Im2Col(xg, p.cg, p.g, colk, ctx.pool);
-          Transpose2D(colk, kc, os, col, ctx.pool);
+          Im2ColRows(xg, p.cg, p.g, col, ctx.pool);
         }
         float* out = y_cl ? y + n * p.m * os : tmp;
         kernels::QGemmQc8w(static_cast<size_t>(os), static_cast<size_t>(p.mg), static_cast<size_t>(kc), a,
@@ -701,9 +763,7 @@ absl::Status RunConv(OpContext& ctx) {
         if (p.g.pointwise()) {
           Transpose2D(a, p.c, os, col, ctx.pool);
         } else {
-          float* colk = reinterpret_cast<float*>(ws + p.col_bytes / 2);
-          Im2Col(a, p.c, p.g, colk, ctx.pool);
-          Transpose2D(colk, kc, os, col, ctx.pool);
+          Im2ColRows(a, p.c, p.g, col, ctx.pool);
         }
         a = col;
       }
