@@ -20,8 +20,12 @@ inline void F32GemmYmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   EDGERT_UNROLL for (int u = 0; u < kSets; ++u)
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[u][r][0] = acc[u][r][1] = _mm256_setzero_ps();
   size_t kk = 0;
+  const size_t pf = 16 * k;  // floats per panel
   for (; kk + kSets <= k; kk += kSets) {
     if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 4096, _MM_HINT_T0);
+    // M > 1: the next column tile's panel at the same k (it is the next call's weights; cold ones
+    // arrive while this tile computes), one cache line per k step.
+    if (MR > 1) _mm_prefetch(reinterpret_cast<const char*>(w + pf), _MM_HINT_T0);
     EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
       const __m256 w0 = _mm256_loadu_ps(w + 16 * u), w1 = _mm256_loadu_ps(w + 16 * u + 8);
       EDGERT_UNROLL for (int r = 0; r < MR; ++r) {

@@ -57,6 +57,9 @@ template <int MR, int NP, typename Rows>
 EDGERT_INLINE void F32StepsZmm(size_t k, const float* w, size_t pf, Rows ra, __m512 (&acc)[NP][MR]) {
   for (size_t kk = 0; kk < k; ++kk) {
     __m512 wv[NP];
+    // The next column tile's panels (NP panels on) at the same k: weights that are not in the
+    // cache yet (the first row tile of a column tile) arrive while this tile computes.
+    EDGERT_UNROLL for (int j = 0; j < NP; ++j) _mm_prefetch(reinterpret_cast<const char*>(w + (NP + j) * pf), _MM_HINT_T0);
     EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_ps(w + j * pf);
     w += 16;
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) {
