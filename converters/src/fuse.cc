@@ -819,7 +819,10 @@ int FuseAttention(Graph& g) {
       continue;
     }
     Node f;
-    f.name = ro->name.empty() ? mm2.name : ro->name;
+    // Named after the block ("/layer.0/self/attention" for "/layer.0/self/MatMul"), so that
+    // profiles and errors point at the attention block rather than at its last Reshape.
+    const size_t slash = mm1->name.rfind('/');
+    f.name = slash == std::string::npos ? "attention_" + mm1->name : mm1->name.substr(0, slash + 1) + "attention";
     f.op = "Attention";
     f.domain = "edgert";
     f.inputs = {q, k, v};
