@@ -701,8 +701,7 @@ int64_t FixedLastDim(const Graph& g, const std::unordered_map<std::string, size_
 }
 
 // Reshape `r` keeps dims 0 and 1 of its input (given as 0, as Gather(Shape(input)) or, for dim 1,
-// as -1) and makes the rest `tail` (fixed values > 0, as many as `tail` has entries; a -1 entry in
-// `tail` accepts any one inferred value). Returns the fixed tail values in `*got`.
+// as -1) and makes the rest `tail` entries, each a fixed value > 0. Returns those in `*got`.
 bool KeepsTwoDims(const Graph& g, const std::unordered_map<std::string, size_t>& prod, const Node& r, size_t tail,
                   std::vector<int64_t>* got) {
   std::vector<SymDim> t;

@@ -88,6 +88,12 @@ absl::Status InferAttention(OpContext& ctx) {
   }
   ctx.out[0]->shape = {s.b, s.sq, v[2]};
   ctx.out[0]->dtype = DType::F32;
+  // An empty output is never computed (the session skips the op). Otherwise B*H <= B*Sq*H*Dv and
+  // the scratch sizes are bounded by the inputs' element counts: no overflow below.
+  if (s.b == 0 || s.sq == 0 || v[2] == 0) {
+    ctx.workspace_bytes = 0;
+    return absl::OkStatus();
+  }
   const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
   const int64_t per_task = HeadsPerTask(s, threads);
   const int64_t slots = per_task == 0 ? 1 : (s.b * s.h + per_task - 1) / per_task;
