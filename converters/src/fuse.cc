@@ -700,16 +700,21 @@ int64_t FixedLastDim(const Graph& g, const std::unordered_map<std::string, size_
   return w->dims[0].value;
 }
 
-// Reshape `r` keeps dims 0 and 1 of its input (given as 0, as Gather(Shape(input)) or, for dim 1,
-// as -1) and makes the rest `tail` entries, each a fixed value > 0. Returns those in `*got`.
+// Reshape `r` keeps dims 0 and 1 of its input (given as 0, as Gather(Shape(input)), as the
+// input's fixed value or, for dim 1, as -1) and makes the rest `tail` entries, each a fixed value
+// > 0. Returns those in `*got`.
 bool KeepsTwoDims(const Graph& g, const std::unordered_map<std::string, size_t>& prod, const Node& r, size_t tail,
                   std::vector<int64_t>* got) {
   std::vector<SymDim> t;
   if (!SymbolicShape(g, prod, r.In(1), &t) || t.size() != 2 + tail) return false;
   const bool allowzero = r.Int("allowzero", 0) != 0;
+  const Tensor* in = g.Find(r.In(0));
   auto keeps = [&](const SymDim& d, int64_t i) {
-    if (d.of.empty()) return d.value == 0 && !allowzero;
-    return d.of == r.In(0) && d.index == i;
+    if (!d.of.empty()) return d.of == r.In(0) && d.index == i;
+    if (d.value == 0) return !allowzero;
+    // A constant equal to the input's fixed dim (static-shape exports, or folded targets).
+    return d.value >= 1 && in != nullptr && in->shape_known && static_cast<int64_t>(in->dims.size()) > i &&
+           in->dims[static_cast<size_t>(i)].value == d.value;
   };
   if (!keeps(t[0], 0) || !(keeps(t[1], 1) || (t[1].of.empty() && t[1].value == -1))) return false;
   got->clear();

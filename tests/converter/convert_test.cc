@@ -273,6 +273,55 @@ TEST(Convert, ScaledSoftmaxPatternsFuse) {
   EXPECT_EQ(e.model->operators[1]->options.AsScaledSoftmaxOptions()->scale, 1.0f);
 }
 
+// The static-shape attention block (constant Reshape targets) fuses into one ATTENTION op; each
+// variant that breaks the pattern's meaning keeps the unfused chain.
+TEST(Convert, AttentionFusesOnlyTheExactPattern) {
+  enum Variant { kPlain, kHeadsAlsoOutput, kMergeToRank2, kTargetBatchWrong, kKeyPermWrong };
+  for (Variant v : {kPlain, kHeadsAlsoOutput, kMergeToRank2, kTargetBatchWrong, kKeyPermWrong}) {
+    const int64_t B = 2, S = 5, H = 2, D = 4, E = H * D;
+    OnnxBuilder b;
+    b.Input("x", {B, S, E}).Output("y");
+    if (v == kHeadsAlsoOutput) b.Output("q_heads");
+    b.InitI64("split", {4}, {v == kTargetBatchWrong ? 1 : B, v == kTargetBatchWrong ? B * S : S, H, D});
+    if (v == kMergeToRank2) {
+      b.InitI64("merge", {2}, {B * S, E});
+    } else {
+      b.InitI64("merge", {3}, {B, S, E});
+    }
+    b.Scalar("c", 0.5f);
+    for (const char* p : {"q", "k", "v"}) {
+      const std::string n(p);
+      b.Init("W" + n, {E, E}, Randn(E * E, n[0]));
+      b.Node("MatMul", {"x", "W" + n}, {n}, n + "_proj");
+      b.Node("Reshape", {n, "split"}, {n + "_split"}, n + "_split");
+      const bool key = n == "k" && v != kKeyPermWrong;
+      OnnxBuilder::AttrInts(b.Node("Transpose", {n + "_split"}, {n + "_heads"}, n + "_heads"), "perm",
+                            key ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{0, 2, 1, 3});
+    }
+    // With k transposed like q (kKeyPermWrong) the scores need k's last two axes swapped again.
+    std::string kt = "k_heads";
+    if (v == kKeyPermWrong) {
+      OnnxBuilder::AttrInts(b.Node("Transpose", {"k_heads"}, {"k_heads_t"}, "k_swap"), "perm", {0, 1, 3, 2});
+      kt = "k_heads_t";
+    }
+    b.Node("MatMul", {"q_heads", kt}, {"scores"}, "scores");
+    b.Node("Mul", {"scores", "c"}, {"scaled"}, "scale");
+    OnnxBuilder::AttrI(b.Node("Softmax", {"scaled"}, {"probs"}, "softmax"), "axis", -1);
+    b.Node("MatMul", {"probs", "v_heads"}, {"ctx"}, "context");
+    OnnxBuilder::AttrInts(b.Node("Transpose", {"ctx"}, {"ctx_t"}, "merge_t"), "perm", {0, 2, 1, 3});
+    b.Node("Reshape", {"ctx_t", "merge"}, {"y"}, "merge");
+    Efb e;
+    ASSERT_TRUE(ConvertIt(b, &e).ok()) << v;
+    int attention = 0, matmul = 0;
+    for (OpType t : e.OpTypes()) {
+      attention += t == OpType::ATTENTION;
+      matmul += t == OpType::MATMUL;
+    }
+    EXPECT_EQ(attention, v == kPlain ? 1 : 0) << "variant " << v;
+    EXPECT_EQ(matmul, v == kPlain ? 0 : 2) << "variant " << v;
+  }
+}
+
 TEST(Convert, SiluFusesAndFoldsIntoFullyConnected) {
   OnnxBuilder b;
   b.Input("x", {2, 4}).Output("y").Output("z");

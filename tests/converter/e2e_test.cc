@@ -219,7 +219,7 @@ TEST(E2eGptq, BeatsRoundToNearestEndToEnd) {
   EXPECT_LT(err[1], err[0]) << "gptq " << err[1] << " vs rtn " << err[0];
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, E2e, ::testing::Values("mlp", "cnn", "attention", "mha"));
+INSTANTIATE_TEST_SUITE_P(Models, E2e, ::testing::Values("mlp", "cnn", "attention", "mha", "mha_static"));
 
 // BERT's multi-head attention as PyTorch exports it (dynamic sequence: Reshape targets built from
 // Shape/Gather/Concat) becomes one ATTENTION op: no Reshape, Transpose, MatMul or Shape is left,
@@ -247,6 +247,25 @@ TEST(E2eAttention, PyTorchMultiHeadPatternBecomesOneOp) {
   EXPECT_FLOAT_EQ(op->options.AsAttentionOptions()->scale, std::sqrt(8.0f));
   EXPECT_TRUE(op->options.AsAttentionOptions()->divide);
   EXPECT_EQ(op->inputs.size(), 4u);  // q, k, v, mask
+}
+
+// Exported with fixed shapes (constant Reshape targets, no mask): also one ATTENTION op.
+TEST(E2eAttention, StaticShapePatternBecomesOneOp) {
+  if (DataDir().empty()) GTEST_SKIP() << "make_e2e.py failed (python venv missing?)";
+  ConvertOptions o;
+  o.input = DataDir() + "/mha_static/model.onnx";
+  o.output = TestPath("mha_static_fused.efb");
+  o.progress = false;
+  ASSERT_TRUE(Convert(o).ok());
+  testing::Efb e = testing::LoadEfb(o.output);
+  ASSERT_TRUE(e.model);
+  EXPECT_EQ(e.OpTypes(), (std::vector<fb::OpType>{fb::OpType::FULLY_CONNECTED, fb::OpType::FULLY_CONNECTED,
+                                                  fb::OpType::FULLY_CONNECTED, fb::OpType::ATTENTION}));
+  const fb::OperatorT* op = e.FindOp(fb::OpType::ATTENTION);
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->options.AsAttentionOptions()->num_heads, 2);
+  EXPECT_FALSE(op->options.AsAttentionOptions()->divide);
+  EXPECT_EQ(op->inputs.size(), 3u);
 }
 
 Json ReadJson(const std::string& path) {

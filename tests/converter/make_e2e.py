@@ -210,6 +210,33 @@ def mha(d):
     save(d, graph, {"x": lambda: f32(2, S, E), "mask": mask})
 
 
+def mha_static(d):
+    """The same attention block exported with fixed shapes: constant Reshape targets
+    [B, S, H, D] and [B, S, H*D] instead of Shape/Gather/Concat, no mask, Mul by 1/sqrt(D)."""
+    B, S, H, D = 2, 5, 2, 8
+    E = H * D
+    inits = [nh.from_array(np.array([B, S, H, D], np.int64), "split"),
+             nh.from_array(np.array([B, S, E], np.int64), "merge"),
+             nh.from_array(np.array(1 / np.sqrt(D), np.float32), "inv_sqrt_d")]
+    nodes = []
+    for p, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
+        inits.append(nh.from_array(f32(E, E, scale=0.3), "W" + p))
+        nodes += [h.make_node("MatMul", ["x", "W" + p], [p], name=p + "_proj"),
+                  h.make_node("Reshape", [p, "split"], [p + "_split"], name=p + "_split"),
+                  h.make_node("Transpose", [p + "_split"], [p + "_heads"], perm=perm, name=p + "_heads")]
+    nodes += [
+        h.make_node("MatMul", ["q_heads", "k_heads"], ["scores"], name="scores"),
+        h.make_node("Mul", ["scores", "inv_sqrt_d"], ["scaled"], name="scale"),
+        h.make_node("Softmax", ["scaled"], ["probs"], axis=-1, name="softmax"),
+        h.make_node("MatMul", ["probs", "v_heads"], ["ctx"], name="context"),
+        h.make_node("Transpose", ["ctx"], ["ctx_t"], perm=[0, 2, 1, 3], name="merge_t"),
+        h.make_node("Reshape", ["ctx_t", "merge"], ["y"], name="merge"),
+    ]
+    graph = h.make_graph(nodes, "mha_static", [h.make_tensor_value_info("x", T.FLOAT, [B, S, E])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [B, S, E])], inits)
+    save(d, graph, {"x": lambda: f32(B, S, E)})
+
+
 def deep(d):
     """Mixed precision test model: four residual blocks h += 0.1 * W_b tanh(W_a h) (their
     quantization errors are damped ten times: INT4 is fine there) and an output projection that
@@ -271,5 +298,5 @@ def qdq(d):
 
 if __name__ == "__main__":
     out = sys.argv[1]
-    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("mha", mha), ("qdq", qdq), ("deep", deep), ("gemm_ln", gemm_ln)]:
+    for name, fn in [("mlp", mlp), ("cnn", cnn), ("attention", attention), ("mha", mha), ("mha_static", mha_static), ("qdq", qdq), ("deep", deep), ("gemm_ln", gemm_ln)]:
         fn(os.path.join(out, name))
