@@ -106,6 +106,13 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 #define EDGERT_INLINE inline __attribute__((always_inline))
 #define EDGERT_INLINE_LAMBDA __attribute__((always_inline))
 
+// Software prefetch distances of the M = 1 (GEMV) kernels, whose weights stream from DRAM. INT8
+// and FP32: 4 KiB ahead. INT4: 12 KiB — with 4 KiB the INT4 GEMVs stayed at 84% of the DRAM read
+// rate on the AMD EPYC host of 2026-12-06, 8-24 KiB gave 5-10% more (all three INT4 variants);
+// the INT8 and FP32 GEMVs measured the same or 2-5% slower with 12 KiB (docs/performance.md).
+#define EDGERT_M1_PREFETCH_BYTES 4096
+#define EDGERT_M1_PREFETCH_BYTES_INT4 12288
+
 namespace edgert::kernels {
 EDGERT_UKERNEL_NS_BEGIN
 namespace {
