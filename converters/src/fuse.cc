@@ -740,7 +740,8 @@ bool HeadSplit(Graph& g, const std::unordered_map<std::string, std::vector<size_
   if (!r || !r->domain.empty() || r->op != "Reshape" || SoleConsumer(g, cons, t->In(0)) != t) return false;
   std::vector<int64_t> hd;
   const int64_t last = FixedLastDim(g, prod, r->In(0));
-  if (last < 1 || !KeepsTwoDims(g, prod, *r, 2, &hd) || hd[0] * hd[1] != last) return false;
+  // hd[0] * hd[1] == last, by division: hostile constants would overflow the product (fuzz_onnx).
+  if (last < 1 || !KeepsTwoDims(g, prod, *r, 2, &hd) || last % hd[1] != 0 || last / hd[1] != hd[0]) return false;
   *x = r->In(0);
   *heads = hd[0];
   *head_dim = hd[1];

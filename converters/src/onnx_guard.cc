@@ -51,6 +51,19 @@ void CheckConvPool(InferenceContext& ctx, int w) {
   }
 }
 
+// An `axis` attribute of an op that indexes input 0's dims: [-r, r) (`extra` = 1: [-r, r], as
+// Flatten). libonnx 1.12's Softmax inference indexed the shape with an out-of-range axis
+// (fuzz_onnx: SEGV on Softmax axis -9 of a rank-4 input whose rank was only known after
+// inferring the MatMul before it).
+void CheckAxis(InferenceContext& ctx, int extra) {
+  const int r = InputRank(ctx, 0);
+  const onnx::AttributeProto* a = ctx.getAttribute("axis");
+  if (r < 0 || !a) return;
+  if (a->i() < -r || a->i() >= r + extra) {
+    fail_shape_inference("axis ", a->i(), " is out of range for input rank ", r);
+  }
+}
+
 using Check = std::function<void(InferenceContext&)>;
 
 Check CheckFor(const std::string& op) {
@@ -61,6 +74,12 @@ Check CheckFor(const std::string& op) {
   if (op == "MaxPool" || op == "AveragePool" || op == "LpPool") {
     return [](InferenceContext& ctx) { CheckConvPool(ctx, -1); };
   }
+  if (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax" || op == "Gather" || op == "GatherElements" ||
+      op == "Split" || op == "Concat" || op == "ArgMax" || op == "ArgMin" || op == "LpNormalization" ||
+      op == "TopK") {
+    return [](InferenceContext& ctx) { CheckAxis(ctx, 0); };
+  }
+  if (op == "Flatten") return [](InferenceContext& ctx) { CheckAxis(ctx, 1); };
   return nullptr;
 }
 
@@ -70,8 +89,18 @@ class GuardedRegistry final : public onnx::ISchemaRegistry {
                                   const std::string& domain) const override {
     const onnx::OpSchema* s = onnx::OpSchemaRegistry::Schema(key, max_inclusive_version, domain);
     if (!s || !(domain.empty() || domain == "ai.onnx")) return s;
-    Check check = CheckFor(key);
-    if (!check) return s;
+    Check specific = CheckFor(key);
+    // Every op: input 0 must have a type. After a node's inference fails (or is skipped), its
+    // outputs have none, and several libonnx 1.12 inference functions dereference
+    // getInputType(0) unchecked (fuzz_onnx: SEGV in the MatMul after a Softmax with axis -9).
+    // Loop is the one ai.onnx op whose input 0 is optional.
+    const bool typed0 = key != "Loop" && s->inputs().size() > 0;
+    Check check = [specific, typed0](InferenceContext& ctx) {
+      if (typed0 && ctx.getNumInputs() > 0 && ctx.getInputType(0) == nullptr) {
+        fail_shape_inference("input 0 has no type (the node that makes it failed shape inference)");
+      }
+      if (specific) specific(ctx);
+    };
     std::lock_guard<std::mutex> lock(mu_);
     std::unique_ptr<onnx::OpSchema>& guarded = guarded_[s];
     if (!guarded) {

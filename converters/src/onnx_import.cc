@@ -334,6 +334,16 @@ absl::StatusOr<Graph> ImportOnnxModel(onnx::ModelProto& model, const std::string
     std::string msg = e.what();
     for (char& c : msg) if (c == '\n') c = ' ';
     while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+    // libonnx lists every failed node; after the first, the others usually fail only because
+    // their inputs lost their types. Keep the first and count the rest (one readable line).
+    const std::string tag = " (op_type:";
+    size_t first = msg.find(tag), second = first == std::string::npos ? first : msg.find(tag, first + 1);
+    if (second != std::string::npos) {
+      int more = 0;
+      for (size_t p = second; p != std::string::npos; p = msg.find(tag, p + 1)) ++more;
+      msg = absl::StrCat(msg.substr(0, second), " (and ", more, " more node", more == 1 ? "" : "s",
+                         " after it)");
+    }
     return absl::InvalidArgumentError(absl::StrCat(label, ": shape inference failed: ", msg));
   }
 

@@ -126,6 +126,118 @@ void NpySeeds() {
 }
 
 #ifdef EDGERT_SEEDS_WITH_ONNX
+// Multi-head attention as PyTorch exports it (what FuseAttention matches): x[batch, seq, 8],
+// 2 heads of 4; q/k/v projections with bias, head split by Reshape to a target built from
+// Shape/Gather/Unsqueeze/Concat, Transposes (k: 0,2,3,1), Div(2) + mask[batch, 1, 1, seq],
+// Softmax, context MatMul, heads merged by Transpose + Reshape (target from Shape again).
+void AttentionOnnxSeed() {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  auto* os = m.add_opset_import();
+  os->set_domain("");
+  os->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("attention_seed");
+  auto input = [&](const std::string& name, std::vector<std::string> dims) {
+    auto* tt = g->add_input();
+    tt->set_name(name);
+    auto* t = tt->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (const std::string& d : dims) {
+      if (d[0] >= '0' && d[0] <= '9') {
+        t->mutable_shape()->add_dim()->set_dim_value(std::stoll(d));
+      } else {
+        t->mutable_shape()->add_dim()->set_dim_param(d);
+      }
+    }
+  };
+  input("x", {"batch", "seq", "8"});
+  input("mask", {"batch", "1", "1", "seq"});
+  auto init_f = [&](const std::string& name, std::vector<int64_t> dims, const std::vector<float>& v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
+  };
+  auto init_i = [&](const std::string& name, std::vector<int64_t> dims, const std::vector<int64_t>& v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    for (int64_t d : dims) t->add_dims(d);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 8));
+  };
+  auto node = [&](const std::string& op, std::vector<std::string> ins, const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(op + "_" + out);
+    for (auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return n;
+  };
+  auto ints = [](onnx::NodeProto* n, const char* name, std::vector<int64_t> v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  };
+  auto one = [](onnx::NodeProto* n, const char* name, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  };
+  init_i("i0", {}, {0});
+  init_i("i1", {}, {1});
+  init_i("ax0", {1}, {0});
+  init_i("heads", {1}, {2});
+  init_i("hdim", {1}, {4});
+  init_i("width", {1}, {8});
+  init_f("two", {}, {2.0f});
+  // The first two dims of `src` as a 2-element int64 tensor named `tag`_d.
+  auto two_dims = [&](const std::string& src, const std::string& tag) {
+    node("Shape", {src}, tag + "_shape");
+    std::vector<std::string> parts;
+    for (int i = 0; i < 2; ++i) {
+      const std::string d = tag + "_g" + std::to_string(i);
+      one(node("Gather", {tag + "_shape", i == 0 ? "i0" : "i1"}, d), "axis", 0);
+      node("Unsqueeze", {d, "ax0"}, d + "_u");
+      parts.push_back(d + "_u");
+    }
+    return parts;
+  };
+  for (const char* p : {"q", "k", "v"}) {
+    const std::string n(p);
+    std::vector<float> w(64), b(8);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = 0.05f * static_cast<float>((i * 7 + n[0]) % 11) - 0.25f;
+    for (size_t i = 0; i < b.size(); ++i) b[i] = 0.01f * static_cast<float>(i);
+    init_f("W" + n, {8, 8}, w);
+    init_f("b" + n, {8}, b);
+    node("MatMul", {"x", "W" + n}, n + "_mm");
+    node("Add", {"b" + n, n + "_mm"}, n);
+    std::vector<std::string> parts = two_dims(n, n);
+    parts.push_back("heads");
+    parts.push_back("hdim");
+    one(node("Concat", parts, n + "_target"), "axis", 0);
+    node("Reshape", {n, n + "_target"}, n + "_split");
+    ints(node("Transpose", {n + "_split"}, n + "_heads"), "perm",
+         n == "k" ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{0, 2, 1, 3});
+  }
+  node("MatMul", {"q_heads", "k_heads"}, "scores");
+  node("Div", {"scores", "two"}, "scaled");
+  node("Add", {"scaled", "mask"}, "masked");
+  one(node("Softmax", {"masked"}, "probs"), "axis", -1);
+  node("MatMul", {"probs", "v_heads"}, "ctx");
+  ints(node("Transpose", {"ctx"}, "ctx_t"), "perm", {0, 2, 1, 3});
+  std::vector<std::string> parts = two_dims("ctx_t", "m");
+  parts.push_back("width");
+  one(node("Concat", parts, "m_target"), "axis", 0);
+  node("Reshape", {"ctx_t", "m_target"}, "y");
+  g->add_output()->set_name("y");
+  g->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  Write("onnx", "attention.onnx", m.SerializeAsString());
+}
+
 void OnnxSeeds() {
   // x[batch, 8] -> MatMul(W[8, 4]) + b -> Relu -> Reshape([-1, 2, 2]) -> y
   onnx::ModelProto m;
@@ -181,6 +293,7 @@ void OnnxSeeds() {
   ax->set_i(-1);
   g->mutable_output(0)->set_name("sm");
   Write("onnx", "mlp_softmax.onnx", m.SerializeAsString());
+  AttentionOnnxSeed();
 }
 
 // Each ONNX node test model (ONNX_DIR/<test>/model.onnx) that edgert_convert imports becomes an
