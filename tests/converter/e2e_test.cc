@@ -221,18 +221,24 @@ TEST(E2eGptq, BeatsRoundToNearestEndToEnd) {
 
 INSTANTIATE_TEST_SUITE_P(Models, E2e, ::testing::Values("mlp", "cnn", "attention", "mha", "mha_static"));
 
+// Converts the e2e model `model` with default options (FP32) and loads the result into `*e`.
+void ConvertWithDefaults(const std::string& model, testing::Efb* e) {
+  ConvertOptions o;
+  o.input = DataDir() + "/" + model + "/model.onnx";
+  o.output = TestPath(model + "_fused.efb");
+  o.progress = false;
+  ASSERT_TRUE(Convert(o).ok());
+  *e = testing::LoadEfb(o.output);
+  ASSERT_TRUE(e->model);
+}
+
 // BERT's multi-head attention as PyTorch exports it (dynamic sequence: Reshape targets built from
 // Shape/Gather/Concat) becomes one ATTENTION op: no Reshape, Transpose, MatMul or Shape is left,
 // and (E2e.Fp32MatchesOnnxRuntime/mha) the outputs still match onnxruntime.
 TEST(E2eAttention, PyTorchMultiHeadPatternBecomesOneOp) {
   if (DataDir().empty()) GTEST_SKIP() << "make_e2e.py failed (python venv missing?)";
-  ConvertOptions o;
-  o.input = DataDir() + "/mha/model.onnx";
-  o.output = TestPath("mha_fused.efb");
-  o.progress = false;
-  ASSERT_TRUE(Convert(o).ok());
-  testing::Efb e = testing::LoadEfb(o.output);
-  ASSERT_TRUE(e.model);
+  testing::Efb e;
+  ASSERT_NO_FATAL_FAILURE(ConvertWithDefaults("mha", &e));
   int attention = 0;
   for (fb::OpType t : e.OpTypes()) {
     attention += t == fb::OpType::ATTENTION;
@@ -252,13 +258,8 @@ TEST(E2eAttention, PyTorchMultiHeadPatternBecomesOneOp) {
 // Exported with fixed shapes (constant Reshape targets, no mask): also one ATTENTION op.
 TEST(E2eAttention, StaticShapePatternBecomesOneOp) {
   if (DataDir().empty()) GTEST_SKIP() << "make_e2e.py failed (python venv missing?)";
-  ConvertOptions o;
-  o.input = DataDir() + "/mha_static/model.onnx";
-  o.output = TestPath("mha_static_fused.efb");
-  o.progress = false;
-  ASSERT_TRUE(Convert(o).ok());
-  testing::Efb e = testing::LoadEfb(o.output);
-  ASSERT_TRUE(e.model);
+  testing::Efb e;
+  ASSERT_NO_FATAL_FAILURE(ConvertWithDefaults("mha_static", &e));
   EXPECT_EQ(e.OpTypes(), (std::vector<fb::OpType>{fb::OpType::FULLY_CONNECTED, fb::OpType::FULLY_CONNECTED,
                                                   fb::OpType::FULLY_CONNECTED, fb::OpType::ATTENTION}));
   const fb::OperatorT* op = e.FindOp(fb::OpType::ATTENTION);

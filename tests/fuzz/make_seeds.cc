@@ -126,18 +126,24 @@ void NpySeeds() {
 }
 
 #ifdef EDGERT_SEEDS_WITH_ONNX
+// An empty IR 8 / ai.onnx opset 17 model; returns its graph, named `name`.
+onnx::GraphProto* NewOpset17Model(onnx::ModelProto* m, const std::string& name) {
+  m->set_ir_version(8);
+  auto* os = m->add_opset_import();
+  os->set_domain("");
+  os->set_version(17);
+  auto* g = m->mutable_graph();
+  g->set_name(name);
+  return g;
+}
+
 // Multi-head attention as PyTorch exports it (what FuseAttention matches): x[batch, seq, 8],
 // 2 heads of 4; q/k/v projections with bias, head split by Reshape to a target built from
 // Shape/Gather/Unsqueeze/Concat, Transposes (k: 0,2,3,1), Div(2) + mask[batch, 1, 1, seq],
 // Softmax, context MatMul, heads merged by Transpose + Reshape (target from Shape again).
 void AttentionOnnxSeed() {
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  auto* os = m.add_opset_import();
-  os->set_domain("");
-  os->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("attention_seed");
+  onnx::GraphProto* g = NewOpset17Model(&m, "attention_seed");
   auto input = [&](const std::string& name, std::vector<std::string> dims) {
     auto* tt = g->add_input();
     tt->set_name(name);
@@ -241,12 +247,7 @@ void AttentionOnnxSeed() {
 void OnnxSeeds() {
   // x[batch, 8] -> MatMul(W[8, 4]) + b -> Relu -> Reshape([-1, 2, 2]) -> y
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  auto* os = m.add_opset_import();
-  os->set_domain("");
-  os->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("seed");
+  onnx::GraphProto* g = NewOpset17Model(&m, "seed");
   auto* in = g->add_input();
   in->set_name("x");
   auto* tt = in->mutable_type()->mutable_tensor_type();
