@@ -137,6 +137,32 @@ onnx::GraphProto* NewOpset17Model(onnx::ModelProto* m, const std::string& name) 
   return g;
 }
 
+// Little-endian bytes of `v` (raw_data of an initializer).
+template <typename T>
+std::string RawBytes(const std::vector<T>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+void AddInitializer(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims, int type,
+                    const std::string& raw) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(type);
+  for (int64_t d : dims) t->add_dims(d);
+  t->set_raw_data(raw);
+}
+
+// A node `op` named "<op>_<out>" with one output.
+onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& ins,
+                         const std::string& out) {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(op + "_" + out);
+  for (const auto& i : ins) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
 // Multi-head attention as PyTorch exports it (what FuseAttention matches): x[batch, seq, 8],
 // 2 heads of 4; q/k/v projections with bias, head split by Reshape to a target built from
 // Shape/Gather/Unsqueeze/Concat, Transposes (k: 0,2,3,1), Div(2) + mask[batch, 1, 1, seq],
@@ -160,26 +186,13 @@ void AttentionOnnxSeed() {
   input("x", {"batch", "seq", "8"});
   input("mask", {"batch", "1", "1", "seq"});
   auto init_f = [&](const std::string& name, std::vector<int64_t> dims, const std::vector<float>& v) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
+    AddInitializer(g, name, dims, onnx::TensorProto::FLOAT, RawBytes(v));
   };
   auto init_i = [&](const std::string& name, std::vector<int64_t> dims, const std::vector<int64_t>& v) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    for (int64_t d : dims) t->add_dims(d);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 8));
+    AddInitializer(g, name, dims, onnx::TensorProto::INT64, RawBytes(v));
   };
-  auto node = [&](const std::string& op, std::vector<std::string> ins, const std::string& out) {
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_" + out);
-    for (auto& i : ins) n->add_input(i);
-    n->add_output(out);
-    return n;
+  auto node = [&](const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
+    return AddNode(g, op, ins, out);
   };
   auto ints = [](onnx::NodeProto* n, const char* name, std::vector<int64_t> v) {
     auto* a = n->add_attribute();
@@ -254,25 +267,13 @@ void OnnxSeeds() {
   tt->set_elem_type(onnx::TensorProto::FLOAT);
   tt->mutable_shape()->add_dim()->set_dim_param("batch");
   tt->mutable_shape()->add_dim()->set_dim_value(8);
-  auto init = [&](const std::string& name, std::vector<int64_t> dims, int type, const std::string& raw) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(type);
-    for (int64_t d : dims) t->add_dims(d);
-    t->set_raw_data(raw);
-  };
   std::vector<float> w(32, 0.25f), bias(4, 0.5f);
   std::vector<int64_t> shape = {-1, 2, 2};
-  init("W", {8, 4}, onnx::TensorProto::FLOAT, std::string(reinterpret_cast<char*>(w.data()), 128));
-  init("B", {4}, onnx::TensorProto::FLOAT, std::string(reinterpret_cast<char*>(bias.data()), 16));
-  init("S", {3}, onnx::TensorProto::INT64, std::string(reinterpret_cast<char*>(shape.data()), 24));
-  auto node = [&](const std::string& op, std::vector<std::string> ins, std::string out) {
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_" + out);
-    for (auto& i : ins) n->add_input(i);
-    n->add_output(out);
-    return n;
+  AddInitializer(g, "W", {8, 4}, onnx::TensorProto::FLOAT, RawBytes(w));
+  AddInitializer(g, "B", {4}, onnx::TensorProto::FLOAT, RawBytes(bias));
+  AddInitializer(g, "S", {3}, onnx::TensorProto::INT64, RawBytes(shape));
+  auto node = [&](const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
+    return AddNode(g, op, ins, out);
   };
   node("MatMul", {"x", "W"}, "mm");
   node("Add", {"mm", "B"}, "a");

@@ -236,6 +236,16 @@ void ScaledSoftmaxRow(const float* x, int64_t xs, float scale, bool divide, cons
   for (i = 0; i < len; ++i) q[i] *= inv;
 }
 
+std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r) {
+  std::vector<int64_t> st(r, 0);
+  int64_t stride = 1;
+  for (size_t i = s.size(); i-- > 0;) {
+    st[r - s.size() + i] = s[i] == 1 ? 0 : stride;
+    stride *= s[i];
+  }
+  return st;
+}
+
 namespace {
 
 struct ScaledSoftmaxTask {
@@ -249,20 +259,6 @@ struct ScaledSoftmaxTask {
   std::vector<int64_t> row_dims;   // the output's dims without the last
   std::vector<int64_t> x_strides, mask_strides;  // per row dim, 0 where it broadcasts
 };
-
-}  // namespace
-
-std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r) {
-  std::vector<int64_t> st(r, 0);
-  int64_t stride = 1;
-  for (size_t i = s.size(); i-- > 0;) {
-    st[r - s.size() + i] = s[i] == 1 ? 0 : stride;
-    stride *= s[i];
-  }
-  return st;
-}
-
-namespace {
 
 // Rows [start, start + count): the x / mask offsets of the first by division, then stepped like
 // an odometer (per-row divisions were a visible part of the op on 128-element attention rows).
