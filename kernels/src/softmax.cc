@@ -1,5 +1,6 @@
-// Softmax row helpers: the reference (scalar, std::fma where the vector builds use FMA, so the
-// bits are the same) and the dispatch to the AVX2 / AVX-512 builds.
+// Softmax rows: the reference (scalar; std::fma where the vector builds use FMA, so the bits are
+// the same) is the specification in edgert/kernels/softmax.h; dispatch to the AVX2 / AVX-512
+// builds by the selected f32 variant.
 #include "edgert/kernels/softmax.h"
 
 #include <cmath>
@@ -12,92 +13,74 @@
 namespace edgert::kernels {
 
 #if defined(EDGERT_KERNELS_X86)
-float f32_maxrow_avx2(const float* p, size_t len);
-size_t f32_exprow_avx2(const float* p, float mx, float* q, size_t len, float lanes[8]);
-float f32_maxrow_avx512vnni(const float* p, size_t len);
-size_t f32_exprow_avx512vnni(const float* p, float mx, float* q, size_t len, float lanes[8]);
+void f32_softmax_rows_avx2(const ScaledSoftmaxArgs& a);
+void f32_softmax_rows_avx512vnni(const ScaledSoftmaxArgs& a);
 #endif
 
 namespace {
 
-// One element, the operations of ExpSoftmax8 (kernels/x86/exp_row_avx2_inl.h) in scalar form.
-float ExpSoftmaxRef(float x) {
-  if (std::isnan(x)) return x;
-  if (x < kExpLowest) return 0.0f;
-  const float n = std::nearbyint(x * kExpLog2e);  // round half to even, as vroundps
-  const float r = (x - n * kExpLn2Hi) - n * kExpLn2Lo;
-  float p = kExpP0;
-  p = std::fma(p, r, kExpP1);
-  p = std::fma(p, r, kExpP2);
-  p = std::fma(p, r, kExpP3);
-  p = std::fma(p, r, kExpP4);
-  p = std::fma(p, r, kExpP5);
-  p = std::fma(p * r, r, r) + 1.0f;
-  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+// exp(d), d = t - max: the operations of ExpSoftmax8 (kernels/x86/softmax_avx2_inl.h) in scalar form.
+float ExpSoftmaxRef(float d) {
+  if (d < kExpLowest) return 0.0f;  // false for NaN: NaN goes on
+  const float t = std::fma(d, kExpLog2e, kExpShifter);
+  const float n = t - kExpShifter;
+  float r = std::fma(-n, kExpLn2Hi, d);
+  r = std::fma(-n, kExpLn2Lo, r);
+  float p = std::fma(kExpC5, r, kExpC4);
+  p = std::fma(p, r, kExpC3);
+  p = std::fma(p, r, kExpC2);
+  p = std::fma(p, r, kExpC1);
+  p = std::fma(p, r, 1.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &t, 4);
+  bits <<= 23;
   float two_n;
   std::memcpy(&two_n, &bits, 4);
   return p * two_n;
 }
 
-float f32_maxrow_ref(const float* p, size_t len) {
-  float mx = -INFINITY;
-  for (size_t i = 0; i < len; ++i) mx = p[i] > mx ? p[i] : mx;
-  return mx;
-}
-
-size_t f32_exprow_ref(const float* p, float mx, float* q, size_t len, float lanes[8]) {
-  for (int l = 0; l < 8; ++l) lanes[l] = 0.0f;
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8)
-    for (size_t l = 0; l < 8; ++l) {
-      q[i + l] = ExpSoftmaxRef(p[i + l] - mx);
-      lanes[l] += q[i + l];
+void f32_softmax_rows_ref(const ScaledSoftmaxArgs& a) {
+  const size_t len = a.len, full = len / 16 * 16;
+  for (size_t r = 0; r < a.rows; ++r) {
+    const float* x = a.x + r * a.ldx;
+    const float* m = a.mask ? a.mask + r * a.mask_ld : nullptr;
+    float* y = a.y + r * a.ldy;
+    float mx = -INFINITY;
+    for (size_t i = 0; i < len; ++i) {
+      float t = a.divide ? x[i] / a.scale : x[i] * a.scale;
+      if (m) t = t + m[i * a.mask_step];
+      y[i] = t;
+      mx = t > mx ? t : mx;
     }
-  return i;
-}
-
-bool Avx512() {
-#if defined(EDGERT_KERNELS_X86)
-  return CurrentF32GemmConfig()->isa == Isa::kAvx512Vnni;
-#else
-  return false;
-#endif
-}
-bool Avx2() {
-#if defined(EDGERT_KERNELS_X86)
-  const Isa isa = CurrentF32GemmConfig()->isa;
-  return isa == Isa::kAvx2 || isa == Isa::kAvxVnni;
-#else
-  return false;
-#endif
+    float acc[2][16] = {};
+    for (size_t i = 0; i < full; ++i) {
+      y[i] = ExpSoftmaxRef(y[i] - mx);
+      acc[i / 16 % 2][i % 16] += y[i];
+    }
+    float l[16];
+    for (size_t j = 0; j < 16; ++j) l[j] = acc[0][j] + acc[1][j];
+    for (size_t w = 8; w >= 1; w /= 2)
+      for (size_t j = 0; j < w; ++j) l[j] = l[j] + l[j + w];
+    double sum = l[0];
+    for (size_t i = full; i < len; ++i) {
+      y[i] = ExpSoftmaxRef(y[i] - mx);
+      sum += y[i];
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (size_t i = 0; i < len; ++i) y[i] *= inv;
+  }
 }
 
 }  // namespace
 
-float SoftmaxRowMax(const float* p, size_t len) {
+void ScaledSoftmaxRows(const ScaledSoftmaxArgs& a) {
+  if (a.rows == 0 || a.len == 0) return;
 #if defined(EDGERT_KERNELS_X86)
-  if (Avx512()) return f32_maxrow_avx512vnni(p, len);
-  if (Avx2()) return f32_maxrow_avx2(p, len);
+  const Isa isa = CurrentF32GemmConfig()->isa;
+  if (isa == Isa::kAvx512Vnni) return f32_softmax_rows_avx512vnni(a);
+  if (isa == Isa::kAvx2 || isa == Isa::kAvxVnni) return f32_softmax_rows_avx2(a);
 #endif
-  return f32_maxrow_ref(p, len);
-}
-
-double SoftmaxRowExp(const float* p, float mx, float* q, size_t len) {
-  float lanes[8];
-  size_t i;
-#if defined(EDGERT_KERNELS_X86)
-  if (Avx512()) i = f32_exprow_avx512vnni(p, mx, q, len, lanes);
-  else if (Avx2()) i = f32_exprow_avx2(p, mx, q, len, lanes);
-  else
-#endif
-    i = f32_exprow_ref(p, mx, q, len, lanes);
-  double sum = 0;
-  for (float l : lanes) sum += l;
-  for (; i < len; ++i) {
-    q[i] = ExpSoftmaxRef(p[i] - mx);
-    sum += q[i];
-  }
-  return sum;
+  f32_softmax_rows_ref(a);
 }
 
 }  // namespace edgert::kernels

@@ -2,7 +2,7 @@
 // SIMDe build (EDGERT_SIMDE, compiled with AVX2 flags only) maps the AVX-512 / AVX-VNNI
 // intrinsics to SIMDe's portable emulation and moves all symbols into namespace simde_emu, so
 // the same source runs (and is tested bit-exact) on a CPU without those instructions.
-// SIMDe 0.7.4 (Debian 12) lacks a few AVX-512 conversions/masked stores; they are emulated
+// SIMDe 0.7.4 (Debian 12) lacks a few AVX-512 conversions and masked loads/stores; they are emulated
 // below element by element with the instructions' documented semantics.
 #pragma once
 
@@ -68,6 +68,13 @@ inline void ShimMaskStoreuPs(float* p, uint16_t m, __m512 v) {
   for (int t = 0; t < 16; ++t)
     if (m >> t & 1) p[t] = f[t];
 }
+inline __m512 ShimMaskzLoaduPs(uint16_t m, const float* p) {
+  float f[16];
+  for (int t = 0; t < 16; ++t) f[t] = m >> t & 1 ? p[t] : 0.0f;
+  __m512 r;
+  std::memcpy(&r, f, 64);
+  return r;
+}
 inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
   int32_t f[16];
   std::memcpy(f, &v, 64);
@@ -82,6 +89,7 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 #define _mm512_cvtepu8_epi32(v) ShimCvtepu8Epi32(v)
 #define _mm512_mask_storeu_ps(p, m, v) ShimMaskStoreuPs(p, m, v)
 #define _mm512_mask_storeu_epi32(p, m, v) ShimMaskStoreuEpi32(p, m, v)
+#define _mm512_maskz_loadu_ps(m, p) ShimMaskzLoaduPs(m, p)
 // AVX-VNNI (VEX) has the same semantics as AVX512-VL VNNI's 256-bit form.
 #define EDGERT_DPBUSD256(acc, a, b) simde_mm256_dpbusd_epi32(acc, a, b)
 #define EDGERT_PIN_REG(v) ((void)0)

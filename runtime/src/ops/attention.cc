@@ -1,15 +1,17 @@
 // ATTENTION: multi-head scaled dot-product attention with the heads taken as column slices of the
 // last dim (schema/README.md). Per (batch, head): K_h^T and V_h are packed once straight from
-// their strided rows, then for blocks of query rows: scores = Q_h K_h^T (SGemmPacked), one
-// SCALED_SOFTMAX row at a time with the mask, y_h = P V_h written into its column slice. These are
-// the kernels the MatMul -> SCALED_SOFTMAX -> MatMul chain runs (a GEMM's result depends neither on
-// the packing route nor on how its rows are split), so the fused op gives the chain's bits, without
+// their strided rows, then for blocks of query rows: scores = Q_h K_h^T (SGemmPacked), the
+// block's SCALED_SOFTMAX rows with the mask (kernels::ScaledSoftmaxRows), y_h = P V_h written into
+// its column slice. These are the kernels the MatMul -> SCALED_SOFTMAX -> MatMul chain runs (a
+// GEMM's result depends neither on the packing route nor on how its rows are split, a softmax
+// row not on the rows beside it), so the fused op gives the chain's bits, without
 // the chain's four transposes, the reshapes' copies or the whole [B, H, Sq, Sk] score tensor
 // (at most 256 KiB of scores per worker).
 #include <algorithm>
 #include <cstring>
 
 #include "edgert/kernels/gemm.h"
+#include "edgert/kernels/softmax.h"
 #include "op.h"
 
 namespace edgert {
@@ -137,11 +139,19 @@ void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool
       kernels::SGemmPacked(static_cast<size_t>(mb), sk, d, qh + r0 * ldq, static_cast<size_t>(ldq), pk, nullptr,
                            kernels::Activation::kNone, scores, sk, pool);
     }
-    for (int64_t i = 0; i < mb; ++i) {
-      const float* m = t.mask ? t.mask + b * t.ms[0] + h * t.ms[1] + (r0 + i) * t.ms[2] : nullptr;
-      float* row = scores + i * s.sk;
-      ScaledSoftmaxRow(row, 1, t.scale, t.divide, m, t.ms[3], row, s.sk);
+    kernels::ScaledSoftmaxArgs sm;
+    sm.rows = static_cast<size_t>(mb);
+    sm.len = sk;
+    sm.x = sm.y = scores;
+    sm.ldx = sm.ldy = sk;
+    sm.scale = t.scale;
+    sm.divide = t.divide;
+    if (t.mask) {
+      sm.mask = t.mask + b * t.ms[0] + h * t.ms[1] + r0 * t.ms[2];
+      sm.mask_ld = static_cast<size_t>(t.ms[2]);
+      sm.mask_step = static_cast<size_t>(t.ms[3]);
     }
+    kernels::ScaledSoftmaxRows(sm);
     float* yr = yh + r0 * ldv;
     if (sk == 0) {
       for (int64_t i = 0; i < mb; ++i) std::memset(yr + i * ldv, 0, dv * sizeof(float));

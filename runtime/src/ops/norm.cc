@@ -17,15 +17,6 @@ namespace edgert {
 namespace {
 
 #ifdef EDGERT_SOFTMAX_AVX2
-// q[i] *= inv over a row (the softmax normalization), 8 lanes at a time; the same single
-// rounded multiply per element as the scalar loop, so the result does not depend on the path.
-__attribute__((target("avx2,fma"))) void ScaleRowAvx2(float* q, float inv, int64_t len) {
-  const __m256 v = _mm256_set1_ps(inv);
-  int64_t i = 0;
-  for (; i + 8 <= len; i += 8) _mm256_storeu_ps(q + i, _mm256_mul_ps(_mm256_loadu_ps(q + i), v));
-  for (; i < len; ++i) q[i] *= inv;
-}
-
 __attribute__((target("avx2,fma"))) inline double HSum4(__m256d a, __m256d b, __m256d c, __m256d d) {
   const __m256d s = _mm256_add_pd(_mm256_add_pd(a, b), _mm256_add_pd(c, d));
   alignas(32) double l[4];
@@ -77,42 +68,11 @@ __attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* p, float*
   for (; i < n; ++i) q[i] = ((p[i] - m) - mlo) * inv * g[i] + (b ? b[i] : 0.f);
 }
 
-// q[i] = (divide ? x[i] / scale : x[i] * scale) + m[i * ms] (ms = 1: a mask row, 0: one mask
-// value, m = null: no mask), 8 lanes at a time: the same two rounded operations per element as
-// the scalar loop (no FMA), i.e. what the separate Mul/Div and Add compute.
-// Also returns (in *mx) the max of what it wrote, so that the softmax needs no separate max pass.
-__attribute__((target("avx2,fma"))) int64_t ScaleMaskRowAvx2(const float* x, float scale, bool divide,
-                                                             const float* m, int64_t ms, float* q, int64_t len,
-                                                             float* mx) {
-  const __m256 s = _mm256_set1_ps(scale);
-  __m256 vmax = _mm256_set1_ps(-INFINITY);
-  int64_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    __m256 t = divide ? _mm256_div_ps(v, s) : _mm256_mul_ps(v, s);
-    if (m) t = _mm256_add_ps(t, ms ? _mm256_loadu_ps(m + i) : _mm256_set1_ps(m[0]));
-    _mm256_storeu_ps(q + i, t);
-    vmax = _mm256_max_ps(vmax, t);
-  }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, vmax);
-  float r = lanes[0];
-  for (int j = 1; j < 8; ++j) r = lanes[j] > r ? lanes[j] : r;
-  *mx = r;
-  return i;
-}
-
 bool HaveAvx2() {
   static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return have;
 }
 #endif
-
-// Row max and exp(p - max) with the row sum: the kernels' helpers (per ISA, same bits).
-float MaxRow(const float* p, int64_t len) { return kernels::SoftmaxRowMax(p, static_cast<size_t>(len)); }
-double ExpRow(const float* p, float mx, float* q, int64_t len) {
-  return kernels::SoftmaxRowExp(p, mx, q, static_cast<size_t>(len));
-}
 
 // Splits a shape around `axis`: outer x axis_len x inner.
 void Split3(const Shape& s, int axis, int64_t* outer, int64_t* len, int64_t* inner) {
@@ -142,8 +102,8 @@ struct SoftmaxTask {
   bool log;
 };
 
-// One outer index (all `inner` rows of it). Rows are independent and each is computed exactly as
-// on one thread, so results are bit-identical for every thread count.
+// One outer index (all `inner` rows of it) of a strided softmax or a LogSoftmax. Rows are
+// independent and each is computed exactly as on one thread: bit-identical for every thread count.
 void SoftmaxOuter(void* arg, size_t oi) {
   const auto* t = static_cast<const SoftmaxTask*>(arg);
   const int64_t o = static_cast<int64_t>(oi), len = t->len, inner = t->inner;
@@ -153,31 +113,33 @@ void SoftmaxOuter(void* arg, size_t oi) {
     float* q = t->y + o * len * inner + in;
     double sum = 0;
     float mx = -INFINITY;
-    if (!log && inner == 1) {  // the common case (attention): contiguous, vectorized
-      mx = MaxRow(p, len);
-      sum = ExpRow(p, mx, q, len);
-    } else {
-      for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i * inner]);
-      for (int64_t i = 0; i < len; ++i) {
-        const float e = std::exp(p[i * inner] - mx);
-        if (!log) q[i * inner] = e;
-        sum += e;
-      }
+    for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i * inner]);
+    for (int64_t i = 0; i < len; ++i) {
+      const float e = std::exp(p[i * inner] - mx);
+      if (!log) q[i * inner] = e;
+      sum += e;
     }
     if (log) {
       const float ls = static_cast<float>(std::log(sum));
       for (int64_t i = 0; i < len; ++i) q[i * inner] = p[i * inner] - mx - ls;
     } else {
       const float inv = static_cast<float>(1.0 / sum);
-#ifdef EDGERT_SOFTMAX_AVX2
-      if (inner == 1 && HaveAvx2()) {
-        ScaleRowAvx2(q, inv, len);
-        continue;
-      }
-#endif
       for (int64_t i = 0; i < len; ++i) q[i * inner] *= inv;
     }
   }
+}
+
+// Contiguous rows [start, start + count) of a softmax over the last axis: the kernels' rows
+// (x * 1 is x, so this is exactly their softmax of x).
+void SoftmaxLastAxisRows(void* arg, size_t start, size_t count) {
+  const auto* t = static_cast<const SoftmaxTask*>(arg);
+  kernels::ScaledSoftmaxArgs a;
+  a.rows = count;
+  a.len = static_cast<size_t>(t->len);
+  a.x = t->a + static_cast<int64_t>(start) * t->len;
+  a.y = t->y + static_cast<int64_t>(start) * t->len;
+  a.ldx = a.ldy = a.len;
+  kernels::ScaledSoftmaxRows(a);
 }
 
 absl::Status RunSoftmax(OpContext& ctx) {
@@ -186,7 +148,13 @@ absl::Status RunSoftmax(OpContext& ctx) {
   int64_t outer, len, inner;
   Split3(x.shape, axis, &outer, &len, &inner);
   SoftmaxTask t{x.as<float>(), ctx.out[0]->as<float>(), len, inner, ctx.op->type() == fb::OpType::LOG_SOFTMAX};
-  pthreadpool_parallelize_1d(ctx.pool, SoftmaxOuter, &t, static_cast<size_t>(outer), 0);
+  if (!t.log && inner == 1) {
+    if (len > 0) {
+      pthreadpool_parallelize_1d_tile_1d(ctx.pool, SoftmaxLastAxisRows, &t, static_cast<size_t>(outer), 16, 0);
+    }
+  } else {
+    pthreadpool_parallelize_1d(ctx.pool, SoftmaxOuter, &t, static_cast<size_t>(outer), 0);
+  }
   return absl::OkStatus();
 }
 
@@ -210,31 +178,6 @@ absl::Status InferScaledSoftmax(OpContext& ctx) {
 }
 
 }  // namespace
-
-void ScaledSoftmaxRow(const float* x, int64_t xs, float scale, bool divide, const float* m, int64_t ms, float* q,
-                      int64_t len) {
-  int64_t i = 0;
-  float mx = -INFINITY;  // the row max, taken while writing (max is exact: any order agrees)
-#ifdef EDGERT_SOFTMAX_AVX2
-  if (xs == 1 && HaveAvx2()) i = ScaleMaskRowAvx2(x, scale, divide, m, ms, q, len, &mx);
-#endif
-  for (; i < len; ++i) {
-    float v = divide ? x[i * xs] / scale : x[i * xs] * scale;
-    if (m) v = v + m[i * ms];
-    q[i] = v;
-    mx = v > mx ? v : mx;
-  }
-  // Then the softmax of the row in place, exactly as SoftmaxOuter does for a contiguous row.
-  const double sum = ExpRow(q, mx, q, len);
-  const float inv = static_cast<float>(1.0 / sum);
-#ifdef EDGERT_SOFTMAX_AVX2
-  if (HaveAvx2()) {
-    ScaleRowAvx2(q, inv, len);
-    return;
-  }
-#endif
-  for (i = 0; i < len; ++i) q[i] *= inv;
-}
 
 std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r) {
   std::vector<int64_t> st(r, 0);
@@ -261,8 +204,9 @@ struct ScaledSoftmaxTask {
 };
 
 // Rows [start, start + count): the x / mask offsets of the first by division, then stepped like
-// an odometer (per-row divisions were a visible part of the op on 128-element attention rows).
-void ScaledSoftmaxRows(void* arg, size_t start, size_t count) {
+// an odometer. Rows along the innermost row dim have constant x / mask strides: each such run is
+// one call of the kernel, which interleaves rows (short attention rows are latency-bound alone).
+void ScaledSoftmaxTaskRows(void* arg, size_t start, size_t count) {
   const auto* t = static_cast<const ScaledSoftmaxTask*>(arg);
   const int64_t len = t->len;
   const size_t nd = t->row_dims.size();
@@ -274,18 +218,43 @@ void ScaledSoftmaxRows(void* arg, size_t start, size_t count) {
     xo += idx[d] * t->x_strides[d];
     if (t->mask) mo += idx[d] * t->mask_strides[d];
   }
-  const int64_t xs = t->x_last, ms = t->mask_last;
-  for (size_t ri = start; ri < start + count; ++ri) {
-    ScaledSoftmaxRow(t->x + xo, xs, t->scale, t->divide, t->mask ? t->mask + mo : nullptr, ms,
-                     t->y + static_cast<int64_t>(ri) * len, len);
-    for (size_t d = nd; d-- > 0;) {  // next row
-      xo += t->x_strides[d];
-      if (t->mask) mo += t->mask_strides[d];
-      if (++idx[d] < t->row_dims[d]) break;
-      xo -= t->x_strides[d] * idx[d];
-      if (t->mask) mo -= t->mask_strides[d] * idx[d];
-      idx[d] = 0;
+  const int64_t x_row = nd == 0 ? 0 : t->x_strides[nd - 1];
+  const int64_t m_row = nd == 0 || !t->mask ? 0 : t->mask_strides[nd - 1];
+  for (size_t ri = start; ri < start + count;) {
+    const auto left = static_cast<int64_t>(start + count - ri);
+    const int64_t run = nd == 0 ? 1 : std::min(left, t->row_dims[nd - 1] - idx[nd - 1]);
+    kernels::ScaledSoftmaxArgs a;
+    a.rows = static_cast<size_t>(run);
+    a.len = static_cast<size_t>(len);
+    a.scale = t->scale;
+    a.divide = t->divide;
+    a.y = t->y + static_cast<int64_t>(ri) * len;
+    a.ldy = a.len;
+    if (t->mask) {
+      a.mask = t->mask + mo;
+      a.mask_ld = static_cast<size_t>(m_row);
+      a.mask_step = static_cast<size_t>(t->mask_last);
     }
+    if (t->x_last == 1) {
+      a.x = t->x + xo;
+      a.ldx = static_cast<size_t>(x_row);
+    } else {  // x broadcast along the last axis: its rows written out first, softmax in place
+      for (int64_t j = 0; j < run; ++j) std::fill_n(a.y + j * len, len, t->x[xo + j * x_row]);
+      a.x = a.y;
+      a.ldx = a.ldy;
+    }
+    kernels::ScaledSoftmaxRows(a);
+    for (int64_t j = 0; j < run; ++j) {  // the odometer past the run
+      for (size_t d = nd; d-- > 0;) {
+        xo += t->x_strides[d];
+        if (t->mask) mo += t->mask_strides[d];
+        if (++idx[d] < t->row_dims[d]) break;
+        xo -= t->x_strides[d] * idx[d];
+        if (t->mask) mo -= t->mask_strides[d] * idx[d];
+        idx[d] = 0;
+      }
+    }
+    ri += static_cast<size_t>(run);
   }
 }
 
@@ -314,7 +283,7 @@ absl::Status RunScaledSoftmax(OpContext& ctx) {
     t.mask_strides.pop_back();
   }
   // Rows are independent and computed as on one thread: bit-identical for every thread count.
-  pthreadpool_parallelize_1d_tile_1d(ctx.pool, ScaledSoftmaxRows, &t, static_cast<size_t>(rows), 16, 0);
+  pthreadpool_parallelize_1d_tile_1d(ctx.pool, ScaledSoftmaxTaskRows, &t, static_cast<size_t>(rows), 16, 0);
   return absl::OkStatus();
 }
 

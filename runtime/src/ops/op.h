@@ -102,10 +102,6 @@ absl::StatusOr<std::vector<int64_t>> ReadInts(const OpContext& ctx, size_t input
 absl::StatusOr<Shape> BroadcastShapes(const OpContext& ctx, const Shape& a, const Shape& b);
 // Element strides of `s` right-aligned to an output of rank r (0 where s has 1 or no dim).
 std::vector<int64_t> BroadcastStrides(const Shape& s, size_t r);
-// One SCALED_SOFTMAX row: q[i] = softmax_i((x[i*xs] * scale | / scale) + m[i*ms]) (m may be null),
-// rounded step by step as the separate Mul/Div, Add and Softmax ops (norm.cc).
-void ScaledSoftmaxRow(const float* x, int64_t xs, float scale, bool divide, const float* m, int64_t ms, float* q,
-                      int64_t len);
 absl::Status ExpectDType(const OpContext& ctx, size_t input, DType want);
 absl::Status ExpectFloat(const OpContext& ctx, size_t input);
 // Scales of a verified quantized tensor as f32 (inline, or an f32/f16 buffer); linalg.cc.
