@@ -1,8 +1,9 @@
 // ApplyActivation's one implementation (plain C++), compiled once per ISA: activation.cc
 // (baseline flags, the ref variant) and kernels/x86/<isa>/f32_activation_<isa>.cc (the same code
-// auto-vectorized with that ISA's flags). All are built with -ffp-contract=off and without
-// fast-math, so every variant performs the same IEEE operations: results are bit-identical across
-// variants, which keeps the fused GEMM epilogues bit-identical too.
+// auto-vectorized with that ISA's flags, plus -fno-trapping-math so that the selects become
+// blends). All are built with -ffp-contract=off and without fast-math, so every variant performs
+// the same IEEE operations: results are bit-identical across variants, which keeps the fused GEMM
+// epilogues bit-identical too.
 // ODR: everything here has internal linkage (anonymous namespace); included by TUs compiled with
 // different ISA flags.
 #pragma once
@@ -22,7 +23,7 @@ namespace {
 // a multiply and an add (-ffp-contract=off keeps them apart), exact-rounded libm fma in the
 // baseline reference build, so every variant still gives the same bits.
 inline float FastErf(float x) {
-  x = x < -4.f ? -4.f : (x > 4.f ? 4.f : x);
+  x = x < -4.f ? -4.f : (x > 4.f ? 4.f : x);  // vectorizes (blends) only with -fno-trapping-math
   const float x2 = x * x;
   float p = -2.72614225801306e-10f;
   p = std::fma(p, x2, 2.77068142495902e-08f);
