@@ -38,7 +38,7 @@ step minilm "$out/minilm.onnx" "$out/vocab.txt" -- \
   "$py" "$here/minilm.py" "$out/minilm.onnx"
 step efficientnet "$out/efficientnet_lite0.onnx" "$out/imagenet_labels.txt" "$out/images" -- \
   "$py" "$here/efficientnet.py" "$out"
-step minilm_inputs "$out/minilm_inputs/index.tsv" -- \
+step minilm_inputs "$out/minilm_inputs/index.tsv" "$out/minilm_inputs/bench_full128/input_ids.npy" -- \
   "$py" "$here/make_inputs.py" "$out"
 step minilm_calib "$out/minilm_calib/c15/input_ids.npy" -- \
   "$py" "$here/make_calib.py" "$out"

@@ -11,6 +11,8 @@ Layout, one folder per sample, one .npy per ONNX input/output name:
       last_hidden_state.npy float32 [1, L, 384]      sentence_embedding.npy float32 [1, 384]
   MODELS_DIR/minilm_inputs/bench_seq128/             the longest sentence, right-padded to L = 128
                                                      (attention_mask 0 on padding), same files
+  MODELS_DIR/minilm_inputs/bench_full128/            all sentences joined, cut to 128 tokens (no
+                                                     padding: every key is a real token)
   MODELS_DIR/minilm_inputs/batch_all/                all sentences as one batch [N, Lmax], padded
 (EfficientNet inputs/references are written by efficientnet.py into MODELS_DIR/images/.)
 """
@@ -62,6 +64,13 @@ def main(argv):
     pad_diff = float(np.abs(ref - o["sentence_embedding"]).max())
     rows.append(("bench_seq128", 128, longest))
 
+    feeds = tok.encode(" ".join(sents), max_length=128)
+    if feeds["input_ids"].shape != (1, 128) or int(feeds["attention_mask"].sum()) != 128:
+        print("make_inputs: the joined sentences give %s tokens, not 128" % (feeds["input_ids"].shape,))
+        return 1
+    write_sample(sess, os.path.join(out, "bench_full128"), feeds)
+    rows.append(("bench_full128", 128, "<all sentences joined, cut to 128 tokens>"))
+
     feeds = tok.encode_batch(sents)
     write_sample(sess, os.path.join(out, "batch_all"), feeds)
     rows.append(("batch_all", feeds["input_ids"].shape[1], "<all %d sentences>" % len(sents)))
@@ -72,7 +81,7 @@ def main(argv):
             f.write("%s\t%d\t%s\n" % r)
     lens = [r[1] for r in rows[: len(sents)]]
     print("make_inputs: wrote %d sentence samples (seq_len %d..%d), bench_seq128 (%d real tokens, "
-          "padded; pooled diff vs unpadded %.3g) and batch_all %s into %s"
+          "padded; pooled diff vs unpadded %.3g), bench_full128 and batch_all %s into %s"
           % (len(sents), min(lens), max(lens), n_long,
              pad_diff, feeds["input_ids"].shape, out))
     return 0 if pad_diff < 1e-5 else 1

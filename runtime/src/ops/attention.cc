@@ -8,6 +8,7 @@
 // the chain's four transposes, the reshapes' copies or the whole [B, H, Sq, Sk] score tensor
 // (at most 256 KiB of scores per worker).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "edgert/kernels/gemm.h"
@@ -22,6 +23,14 @@ namespace {
 int64_t RowBlock(int64_t sq, int64_t sk) {
   const int64_t fit = std::max<int64_t>(12, (int64_t{256} << 10) / (std::max<int64_t>(sk, 1) * 4) / 12 * 12);
   return std::min(sq, fit);
+}
+
+// Rows of the block at r0. A last block of one row joins the one before it (the scratch has a
+// row more): a one-row GEMM runs the GEMV kernel, whose accumulation order differs from the
+// tile that the unfused MatMul gives that row.
+int64_t BlockRows(int64_t sq, int64_t block, int64_t r0) {
+  const int64_t mb = std::min(block, sq - r0);
+  return sq - r0 - mb == 1 ? mb + 1 : mb;
 }
 
 struct AttnShape {
@@ -41,7 +50,7 @@ size_t Align64(size_t n) { return (n + 63) & ~size_t{63}; }
 size_t SlotBytes(const AttnShape& s) {
   const auto sk = static_cast<size_t>(s.sk), d = static_cast<size_t>(s.d), dv = static_cast<size_t>(s.dv);
   return Align64(kernels::PackedF32wBytes(sk, d)) + Align64(kernels::PackedF32wBytes(dv, sk)) +
-         Align64(static_cast<size_t>(RowBlock(s.sq, s.sk)) * sk * sizeof(float));
+         Align64(static_cast<size_t>(RowBlock(s.sq, s.sk) + 1) * sk * sizeof(float));
 }
 
 // Heads per pool task when the (batch, head) pairs are spread over the threads (0: they are not,
@@ -115,6 +124,49 @@ struct AttnTask {
   int64_t per_task;
 };
 
+// Largest Euclidean norm over `rows` rows of `len` floats at stride `ld` (+inf or NaN when a
+// value is not finite or a square sum overflows). Eight float partial sums per row, which the
+// compiler turns into vector lanes: relative error <= (len / 8 + 8) 2^-24, 3e-5 for len 4096.
+float MaxRowNorm(const float* x, int64_t rows, int64_t len, int64_t ld) {
+  float best = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p = x + r * ld;
+    float acc[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8)
+      for (int l = 0; l < 8; ++l) acc[l] += p[i + l] * p[i + l];
+    float ss = 0;
+    for (; i < len; ++i) ss += p[i] * p[i];
+    for (float a : acc) ss += a;
+    if (!(ss <= best)) best = ss;  // NaN sticks
+  }
+  return std::sqrt(best);
+}
+
+// The keys of one (batch, head) that the product has to see: a prefix [0, n) of the Sk keys (a
+// multiple of 16, or Sk). Keys past it are padding whose softmax weight is exactly 0 whatever the
+// scores are: every score satisfies |s * scale| <= bound (Cauchy-Schwarz over the q and k rows),
+// so a key with mask m < M - 2 bound - 100 (M the largest mask value, whose key stays) is more
+// than 80 below the row max with its real score and with score 0 alike, and the max is the same.
+// Skipping them (score 0, so t = mask; no P V terms) gives the bits of the full product: its
+// kernels add each output's terms in k order, and an exactly-zero term leaves a sum unchanged
+// (the GEMV kernel's four interleaved sums keep their k positions because n is a multiple of 16).
+// Non-finite V rows past the prefix (0 * inf = NaN in the full product) keep every key.
+int64_t KeptKeys(const float* m, int64_t sk, double bound, const float* v, int64_t dv, int64_t ldv) {
+  if (!(bound < 1e30)) return sk;  // also NaN / inf inputs
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < sk; ++j) mx = std::max(mx, m[j]);
+  if (!std::isfinite(mx)) return sk;
+  const double cut = static_cast<double>(mx) - 1e-6 * std::fabs(mx) - 2.01 * bound - 100.0;
+  int64_t n = sk;
+  while (n > 0 && static_cast<double>(m[n - 1]) + 1e-6 * std::fabs(m[n - 1]) < cut) --n;  // NaN: kept
+  n = std::min(sk, (n + 15) / 16 * 16);
+  for (int64_t j = n; j < sk; ++j)
+    for (int64_t i = 0; i < dv; ++i)
+      if (!std::isfinite(v[j * ldv + i])) return sk;
+  return n;
+}
+
 // One (batch, head) pair with the scratch at `slot`; `pool` splits its GEMMs (null: this thread).
 void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool) {
   const AttnShape& s = t.s;
@@ -128,16 +180,27 @@ void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool
   uint8_t* pk = slot;
   uint8_t* pv = pk + Align64(kernels::PackedF32wBytes(sk, d));
   auto* scores = reinterpret_cast<float*>(pv + Align64(kernels::PackedF32wBytes(dv, sk)));
-  if (d > 0) kernels::PackF32w(sk, d, kh, static_cast<size_t>(ldq), pk);  // K_h^T: n = Sk, k = D
-  if (sk > 0) kernels::PackF32wKN(dv, sk, vh, static_cast<size_t>(ldv), pv);
+  // Padding keys (a mask row shared by all query rows, see KeptKeys) drop out of both products.
+  int64_t keep = s.sk;
+  if (t.mask && t.ms[2] == 0 && t.ms[3] == 1 && s.d <= 4096 && s.sk > 16) {
+    const double f = t.divide ? 1.0 / std::fabs(static_cast<double>(t.scale)) : std::fabs(static_cast<double>(t.scale));
+    // (1 + 1e-3): the float dot products' rounding (<= D 2^-24 relative for D <= 4096) and the
+    // norms' (3e-5 each).
+    const double bound = f * MaxRowNorm(qh, s.sq, s.d, ldq) * MaxRowNorm(kh, s.sk, s.d, ldq) * (1 + 1e-3);
+    keep = KeptKeys(t.mask + b * t.ms[0] + h * t.ms[1], s.sk, bound, vh, s.dv, ldv);
+  }
+  const auto nk = static_cast<size_t>(keep);
+  if (d > 0) kernels::PackF32w(nk, d, kh, static_cast<size_t>(ldq), pk);  // K_h^T: n = keys, k = D
+  if (sk > 0) kernels::PackF32wKN(dv, nk, vh, static_cast<size_t>(ldv), pv);
   const int64_t block = RowBlock(s.sq, s.sk);
-  for (int64_t r0 = 0; r0 < s.sq; r0 += block) {
-    const int64_t mb = std::min(block, s.sq - r0);
+  for (int64_t r0 = 0, mb = 0; r0 < s.sq; r0 += mb) {
+    mb = BlockRows(s.sq, block, r0);
     if (d == 0) {
       std::memset(scores, 0, static_cast<size_t>(mb) * sk * sizeof(float));
     } else {
-      kernels::SGemmPacked(static_cast<size_t>(mb), sk, d, qh + r0 * ldq, static_cast<size_t>(ldq), pk, nullptr,
+      kernels::SGemmPacked(static_cast<size_t>(mb), nk, d, qh + r0 * ldq, static_cast<size_t>(ldq), pk, nullptr,
                            kernels::Activation::kNone, scores, sk, pool);
+      for (int64_t i = 0; nk < sk && i < mb; ++i) std::fill(scores + i * s.sk + keep, scores + (i + 1) * s.sk, 0.0f);
     }
     kernels::ScaledSoftmaxArgs sm;
     sm.rows = static_cast<size_t>(mb);
@@ -156,7 +219,7 @@ void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool
     if (sk == 0) {
       for (int64_t i = 0; i < mb; ++i) std::memset(yr + i * ldv, 0, dv * sizeof(float));
     } else {
-      kernels::SGemmPacked(static_cast<size_t>(mb), dv, sk, scores, sk, pv, nullptr, kernels::Activation::kNone, yr,
+      kernels::SGemmPacked(static_cast<size_t>(mb), dv, nk, scores, sk, pv, nullptr, kernels::Activation::kNone, yr,
                            static_cast<size_t>(ldv), pool);
     }
   }
