@@ -197,6 +197,8 @@ bool ForceIsa(Isa isa) {
   return true;
 }
 
+Isa ActiveIsa() { return static_cast<Isa>(CurrentIsaSlot().load(std::memory_order_relaxed)); }
+
 const QGemmConfig* QGemmConfigFor(Isa isa) {
   switch (isa) {
     case Isa::kRef: return &kQGemmRef;

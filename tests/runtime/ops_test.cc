@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "edgert/kernels/gemm.h"
 #include "model.h"
 #include "model_builder.h"
 #include "ops_test_util.h"
@@ -526,7 +527,9 @@ TEST(Ops, AttentionEqualsTheChainBitwise) {
           // Only the bits are compared: NaN from 0 * inf in P V (as the chain computes it), or
           // scores so large that float rounding alone exceeds the reference's tolerance.
           want = out;
-          if (c.v_inf) EXPECT_TRUE(std::isnan(out.back()));
+          if (c.v_inf) {
+            EXPECT_TRUE(std::isnan(out.back()));
+          }
         } else if (want.empty()) {
           want = out;
           // The chain itself against a naive double-precision attention (the bits are checked
@@ -689,27 +692,38 @@ TEST(Ops, TransposeThreadedMatchesDefinition) {
 TEST(Ops, LayerNormLongRows) {
   for (int n : {7, 16, 37, 384}) {
     ModelBuilder b;
-    int x = b.Input("x", fb::DType::F32, {3, n});
+    int x = b.Input("x", fb::DType::F32, {4, n});
     std::vector<float> gv(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) gv[static_cast<size_t>(i)] = 0.5f + 0.01f * i;
     int g = b.ConstF32("g", {n}, gv);
-    int y = b.Tensor("y", fb::DType::F32, {3, n});
+    int y = b.Tensor("y", fb::DType::F32, {4, n});
     fb::LayerNormOptionsT o;
     o.axis = -1;
     o.epsilon = 1e-5f;
     b.Op(fb::OpType::LAYER_NORM, {x, g}, {y}, ModelBuilder::Opt(o));
     b.Output(y);
     Runner r(b);
-    std::vector<float> in(static_cast<size_t>(3 * n));
+    std::vector<float> in(static_cast<size_t>(4 * n));
     for (int i = 0; i < n; ++i) {
       in[static_cast<size_t>(i)] = std::sin(0.7f * i) * 3.0f;
       in[static_cast<size_t>(n + i)] = 1000.0f + 0.01f * static_cast<float>((i * 37) % 11);
       in[static_cast<size_t>(2 * n + i)] = i % 2 ? -1e4f : 1e4f;
+      // exponents 2^40 apart: a double sum that depends on the order of its terms
+      in[static_cast<size_t>(3 * n + i)] = std::sin(1.3f * i) * (i % 3 == 0 ? 1e12f : 1.0f);
     }
-    auto out = r.Run({F32({3, n}, in)});
+    auto out = r.Run({F32({4, n}, in)});
     ASSERT_TRUE(out.ok()) << out.status();
     const std::vector<float> got = (*out)[0].f32();
-    for (int row = 0; row < 3; ++row) {
+    // The AVX2 and AVX-512 rows give the same bits (where this CPU runs them).
+    const kernels::Isa saved = kernels::ActiveIsa();
+    for (kernels::Isa isa : {kernels::Isa::kAvx2, kernels::Isa::kAvx512Vnni}) {
+      if (!kernels::ForceIsa(isa)) continue;
+      auto again = r.Run({F32({4, n}, in)});
+      ASSERT_TRUE(again.ok()) << again.status();
+      EXPECT_EQ(std::memcmp((*again)[0].f32().data(), got.data(), got.size() * 4), 0) << kernels::IsaName(isa) << " n " << n;
+    }
+    kernels::ForceIsa(saved);
+    for (int row = 0; row < 4; ++row) {
       double mean = 0, var = 0;
       for (int i = 0; i < n; ++i) mean += in[static_cast<size_t>(row * n + i)];
       mean /= n;

@@ -7,16 +7,17 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-#define EDGERT_SOFTMAX_AVX2 1
+#define EDGERT_NORM_X86 1
 #endif
 
+#include "edgert/kernels/gemm.h"
 #include "edgert/kernels/softmax.h"
 #include "op.h"
 
 namespace edgert {
 namespace {
 
-#ifdef EDGERT_SOFTMAX_AVX2
+#ifdef EDGERT_NORM_X86
 __attribute__((target("avx2,fma"))) inline double HSum4(__m256d a, __m256d b, __m256d c, __m256d d) {
   const __m256d s = _mm256_add_pd(_mm256_add_pd(a, b), _mm256_add_pd(c, d));
   alignas(32) double l[4];
@@ -68,10 +69,73 @@ __attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* p, float*
   for (; i < n; ++i) q[i] = ((p[i] - m) - mlo) * inv * g[i] + (b ? b[i] : 0.f);
 }
 
+// (s0 + s1) + (s2 + s3) lane by lane, then (l0 + l1) + (l2 + l3): HSum4's order for the 16
+// partial sums of LayerNormRowAvx512.
+__attribute__((target("avx512f"))) double HSum16(__m512d a, __m512d c) {
+  alignas(64) double l[16];
+  _mm512_store_pd(l, a);
+  _mm512_store_pd(l + 8, c);
+  double s[4];
+  for (int j = 0; j < 4; ++j) s[j] = (l[j] + l[4 + j]) + (l[8 + j] + l[12 + j]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive in _mm512_cvtps_pd
+#endif
+// LayerNormRowAvx2 with 8-lane double vectors: the same 16 partial sums (a zmm of element
+// i..i+7 holds the AVX2 build's s0 | s1, one of i+8..i+15 its s2 | s3), combined in the same
+// order, and the same per-element float steps: the same bits. cvtps2pd moves twice the
+// elements per instruction, the conversion that bounds the AVX2 loop.
+__attribute__((target("avx512f,avx2,fma"))) void LayerNormRowAvx512(const float* p, float* q, const float* g,
+                                                                   const float* b, int64_t n, float eps) {
+  __m512d s01 = _mm512_setzero_pd(), s23 = s01;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s01 = _mm512_add_pd(s01, _mm512_cvtps_pd(_mm256_loadu_ps(p + i)));
+    s23 = _mm512_add_pd(s23, _mm512_cvtps_pd(_mm256_loadu_ps(p + i + 8)));
+  }
+  double tail = 0;
+  for (int64_t j = i; j < n; ++j) tail += p[j];
+  const double mean = (HSum16(s01, s23) + tail) / static_cast<double>(n);
+  const __m512d vm = _mm512_set1_pd(mean);
+  s01 = s23 = _mm512_setzero_pd();
+  for (i = 0; i + 16 <= n; i += 16) {
+    const __m512d d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p + i)), vm);
+    const __m512d d1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p + i + 8)), vm);
+    s01 = _mm512_fmadd_pd(d0, d0, s01);
+    s23 = _mm512_fmadd_pd(d1, d1, s23);
+  }
+  tail = 0;
+  for (int64_t j = i; j < n; ++j) tail += (p[j] - mean) * (p[j] - mean);
+  const double var = (HSum16(s01, s23) + tail) / static_cast<double>(n);
+  const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+  const float m = static_cast<float>(mean), mlo = static_cast<float>(mean - static_cast<double>(m));
+  const __m512 vmf = _mm512_set1_ps(m), vlo = _mm512_set1_ps(mlo), vinv = _mm512_set1_ps(inv);
+  for (i = 0; i + 16 <= n; i += 16) {
+    const __m512 d = _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(p + i), vmf), vlo);
+    const __m512 bb = b ? _mm512_loadu_ps(b + i) : _mm512_setzero_ps();
+    _mm512_storeu_ps(q + i, _mm512_fmadd_ps(_mm512_mul_ps(d, vinv), _mm512_loadu_ps(g + i), bb));
+  }
+  if (i + 8 <= n) {
+    const __m256 d = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(p + i), _mm256_set1_ps(m)), _mm256_set1_ps(mlo));
+    const __m256 bb = b ? _mm256_loadu_ps(b + i) : _mm256_setzero_ps();
+    _mm256_storeu_ps(q + i, _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(inv)), _mm256_loadu_ps(g + i), bb));
+    i += 8;
+  }
+  for (; i < n; ++i) q[i] = ((p[i] - m) - mlo) * inv * g[i] + (b ? b[i] : 0.f);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 bool HaveAvx2() {
   static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return have;
 }
+// The AVX-512 build only where the kernels run AVX-512 (EDGERT_ISA=avx2 keeps it off).
+bool UseAvx512() { return kernels::ActiveIsa() == kernels::Isa::kAvx512Vnni; }
 #endif
 
 // Splits a shape around `axis`: outer x axis_len x inner.
@@ -320,7 +384,8 @@ void LayerNormRow(void* arg, size_t ri) {
   float* q = t->y + r * norm;
   const float* g = t->g;
   const float* b = t->b;
-#ifdef EDGERT_SOFTMAX_AVX2
+#ifdef EDGERT_NORM_X86
+  if (UseAvx512()) return LayerNormRowAvx512(p, q, g, b, norm, t->eps);
   if (HaveAvx2()) return LayerNormRowAvx2(p, q, g, b, norm, t->eps);
 #endif
   double mean = 0;

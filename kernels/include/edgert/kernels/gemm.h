@@ -36,6 +36,8 @@ bool IsaSupportedByCpu(Isa isa);
 // Forces the variant used by subsequent calls (tests, benchmarks). Returns false (and changes
 // nothing) if the variant is not built or the CPU cannot run it.
 bool ForceIsa(Isa isa);
+// The variant subsequent calls use: SelectedIsa(), or the last ForceIsa().
+Isa ActiveIsa();
 
 // ---- packing (done once per model at load time) ----
 size_t PackedQc8wBytes(size_t n, size_t k);
