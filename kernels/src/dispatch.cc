@@ -65,8 +65,8 @@ const QGemmConfig kQGemmAvxVnni = {
 };
 const QGemmConfig kQGemmAvx512Vnni = {
     Isa::kAvx512Vnni,
-    f32_qd8_quantize_avx2,
-    "f32_qd8_quantize_avx2",
+    f32_qd8_quantize_avx512vnni,
+    "f32_qd8_quantize_avx512vnni",
     255,
     {qd8_qc8w_gemm_12x32c4_avx512vnni, 12, "qd8_qc8w_gemm_12x32c4_avx512vnni", 32},
     {qd8_qc8w_gemm_1x16c4_avx512vnni, 1, "qd8_qc8w_gemm_1x16c4_avx512vnni"},

@@ -20,6 +20,8 @@
   void qd8_qc8w_gemm_1x16c4_avxvnni(EDGERT_QC8W_ARGS);                                          \
   void qd8_qb4w_gemm_4x16c8_avxvnni(EDGERT_QB4W_ARGS);                                          \
   void qd8_qb4w_gemm_1x16c8_avxvnni(EDGERT_QB4W_ARGS);                                          \
+  void f32_qd8_quantize_avx512vnni(size_t m, size_t k, const float* a, size_t lda, int32_t qmax, \
+                                   uint8_t* q, size_t q_stride, QRowParams* params);            \
   void qd8_qc8w_gemm_12x32c4_avx512vnni(EDGERT_QC8W_ARGS);                                      \
   void qd8_qb4w_gemm_8x32c8_avx512vnni(EDGERT_QB4W_ARGS);                                       \
   void f32_gemm_12x32_avx512vnni(EDGERT_F32_ARGS);                                              \

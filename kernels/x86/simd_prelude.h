@@ -41,6 +41,20 @@ inline __m512i ShimCvttpsEpi32(__m512 v) {
   std::memcpy(&r, i, 64);
   return r;
 }
+inline __m512i ShimCvtpsEpi32(__m512 v) {
+  float f[16];
+  int32_t i[16];
+  std::memcpy(f, &v, 64);
+  for (int t = 0; t < 16; ++t) {
+    // vcvtps2dq: round to nearest even (the default MXCSR mode); NaN and out of range give
+    // INT32_MIN ("integer indefinite").
+    const float r = std::nearbyint(f[t]);
+    i[t] = r >= -2147483648.0f && r < 2147483648.0f ? static_cast<int32_t>(r) : INT32_MIN;
+  }
+  __m512i out;
+  std::memcpy(&out, i, 64);
+  return out;
+}
 inline __m512 ShimCvtphPs(__m256i h) {
   __m256 lo = ::_mm256_cvtph_ps(::_mm256_castsi256_si128(h));
   // _mm256_extracti128_si256 is a macro in unoptimized GCC and in clang: take the high half
@@ -86,6 +100,7 @@ inline void ShimMaskStoreuEpi32(int32_t* p, uint16_t m, __m512i v) {
 #define _mm512_cvtepi32_ps(v) ShimCvtepi32Ps(v)
 #define _mm512_cvtph_ps(v) ShimCvtphPs(v)
 #define _mm512_cvttps_epi32(v) ShimCvttpsEpi32(v)
+#define _mm512_cvtps_epi32(v) ShimCvtpsEpi32(v)
 #define _mm512_cvtepu8_epi32(v) ShimCvtepu8Epi32(v)
 #define _mm512_mask_storeu_ps(p, m, v) ShimMaskStoreuPs(p, m, v)
 #define _mm512_mask_storeu_epi32(p, m, v) ShimMaskStoreuEpi32(p, m, v)

@@ -1,5 +1,6 @@
 // Dispatch tables for the SIMDe-emulated builds of the AVX-VNNI and AVX-512 VNNI kernels
-// (test-only; the quantizer is the reference one, bit-identical to every variant's by spec).
+// (test-only). The AVX-512 table runs the AVX-512 quantizer built against SIMDe; the AVX-VNNI one
+// the reference quantizer (the native AVX-VNNI variant uses the AVX2 one, tested on its own).
 #include "edgert/kernels/internal.h"
 #include "../../kernels/src/ukernels_x86.h"
 
@@ -13,7 +14,7 @@ const QGemmConfig kAvxVnni = {
     {qd8_qb4w_gemm_1x16c8_avxvnni, 1, "qd8_qb4w_gemm_1x16c8_avxvnni[simde]"},
 };
 const QGemmConfig kAvx512Vnni = {
-    Isa::kAvx512Vnni, QuantizeRowsRef, "f32_qd8_quantize_ref", 255,
+    Isa::kAvx512Vnni, f32_qd8_quantize_avx512vnni, "f32_qd8_quantize_avx512vnni[simde]", 255,
     {qd8_qc8w_gemm_12x32c4_avx512vnni, 12, "qd8_qc8w_gemm_12x32c4_avx512vnni[simde]", 32},
     {qd8_qc8w_gemm_1x16c4_avx512vnni, 1, "qd8_qc8w_gemm_1x16c4_avx512vnni[simde]"}, 255,
     {qd8_qb4w_gemm_8x32c8_avx512vnni, 8, "qd8_qb4w_gemm_8x32c8_avx512vnni[simde]", 32},
