@@ -195,39 +195,40 @@ size_t QGemmWorkspaceBytes(size_t m, size_t k, size_t /*num_threads*/) {
 
 void QGemmQc8wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, const float* a,
                    size_t lda, const void* packed_w, const float* bias, Activation act, float* c,
-                   size_t ldc, void* workspace, pthreadpool_t pool) {
+                   size_t ldc, void* workspace, pthreadpool_t pool, bool a_quantized) {
   if (m == 0 || n == 0) return;
   const PackedHeader* h = Header(packed_w, kQc8wMagic, n, k);
   Workspace ws = SplitWorkspace(workspace, m, k);
-  Quantize(cfg, cfg->qc8w_qmax, m, k, a, lda, ws, pool);
+  if (!a_quantized) Quantize(cfg, cfg->qc8w_qmax, m, k, a, lda, ws, pool);
   QGemmCtx ctx{cfg, false, m, n, k, 0, packed_w, h, bias, act, c, ldc, ws, nullptr, 0};
   RunQGemm(ctx, pool);
 }
 
 void QGemmQb4wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, size_t block,
                    const float* a, size_t lda, const void* packed_w, const float* bias,
-                   Activation act, float* c, size_t ldc, void* workspace, pthreadpool_t pool) {
+                   Activation act, float* c, size_t ldc, void* workspace, pthreadpool_t pool,
+                   bool a_quantized) {
   if (m == 0 || n == 0) return;
   const PackedHeader* h = Header(packed_w, kQb4wMagic, n, k);
   if (h->block != block) Fail("packed qb4w weights have another block size");
   Workspace ws = SplitWorkspace(workspace, m, k);
-  Quantize(cfg, cfg->qb4w_qmax, m, k, a, lda, ws, pool);
+  if (!a_quantized) Quantize(cfg, cfg->qb4w_qmax, m, k, a, lda, ws, pool);
   QGemmCtx ctx{cfg, true, m, n, k, block, packed_w, h, bias, act, c, ldc, ws, nullptr, 0};
   RunQGemm(ctx, pool);
 }
 
 void QGemmQc8w(size_t m, size_t n, size_t k, const float* a, size_t lda, const void* packed_w,
                const float* bias, Activation act, float* c, size_t ldc, void* workspace,
-               pthreadpool_t pool) {
+               pthreadpool_t pool, bool a_quantized) {
   QGemmQc8wWith(CurrentQGemmConfig(), m, n, k, a, lda, packed_w, bias, act, c, ldc, workspace,
-                pool);
+                pool, a_quantized);
 }
 
 void QGemmQb4w(size_t m, size_t n, size_t k, size_t block, const float* a, size_t lda,
                const void* packed_w, const float* bias, Activation act, float* c, size_t ldc,
-               void* workspace, pthreadpool_t pool) {
+               void* workspace, pthreadpool_t pool, bool a_quantized) {
   QGemmQb4wWith(CurrentQGemmConfig(), m, n, k, block, a, lda, packed_w, bias, act, c, ldc,
-                workspace, pool);
+                workspace, pool, a_quantized);
 }
 
 void Qc8wAccumulatorsForTest(const QGemmConfig* cfg, size_t m, size_t n, size_t k,

@@ -166,6 +166,10 @@ absl::Status Session::Plan() {
   std::vector<PlanRequest> requests;
   std::vector<int> request_tensor;  // tensor index, or -(op+1) for an op's workspace
   std::vector<int> last_use(nt, -1);
+  // Workspace sharing of ops that quantize the same input (OpContext::quantized_input_kind):
+  // the request of each op's workspace (-1: none) and the op planned last (not folded).
+  std::vector<int> ws_request(static_cast<size_t>(nops), -1);
+  int prev_planned = -1;
   for (int i = 0; i < nops; ++i) {
     const fb::Operator& o = model_.op(i);
     if (o.inputs()) {
@@ -234,10 +238,21 @@ absl::Status Session::Plan() {
       requests.push_back({static_cast<size_t>(v.bytes()), i, std::max(i, last_use[static_cast<size_t>(idx)])});
       request_tensor.push_back(idx);
     }
-    if (ctx.workspace_bytes > 0) {
+    const OpContext* prev = prev_planned >= 0 ? &contexts_[static_cast<size_t>(prev_planned)] : nullptr;
+    if (ctx.quantized_input_kind != 0 && prev && prev->quantized_input_kind == ctx.quantized_input_kind &&
+        prev->in[0] == ctx.in[0] && prev->workspace_bytes == ctx.workspace_bytes &&
+        ws_request[static_cast<size_t>(prev_planned)] >= 0) {
+      // The op before quantized this input the same way into its workspace: it stays live to here.
+      const int r = ws_request[static_cast<size_t>(prev_planned)];
+      requests[static_cast<size_t>(r)].last = i;
+      ws_request[static_cast<size_t>(i)] = r;
+      ctx.input_prequantized = true;
+    } else if (ctx.workspace_bytes > 0) {
+      ws_request[static_cast<size_t>(i)] = static_cast<int>(requests.size());
       requests.push_back({ctx.workspace_bytes, i, i});
       request_tensor.push_back(-(i + 1));
     }
+    prev_planned = i;
   }
   AssignChannelsLast();
   ArenaPlan plan = PlanArena(requests, 64);
@@ -262,11 +277,11 @@ absl::Status Session::Plan() {
   arena_bytes_ = plan.arena_bytes;
   for (size_t r = 0; r < requests.size(); ++r) {
     const int t = request_tensor[r];
-    if (t >= 0) {
-      values_[static_cast<size_t>(t)].data = arena_ + plan.offsets[r];
-    } else {
-      contexts_[static_cast<size_t>(-t - 1)].workspace = arena_ + plan.offsets[r];
-    }
+    if (t >= 0) values_[static_cast<size_t>(t)].data = arena_ + plan.offsets[r];
+  }
+  for (int i = 0; i < nops; ++i) {
+    const int r = ws_request[static_cast<size_t>(i)];
+    if (r >= 0) contexts_[static_cast<size_t>(i)].workspace = arena_ + plan.offsets[static_cast<size_t>(r)];
   }
   planned_ = true;
   return absl::OkStatus();

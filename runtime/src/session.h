@@ -42,6 +42,13 @@ class Session {
   // With options.profile: time per op kind and the slowest ops, in ms per run over the runs so
   // far (a text table); empty when profiling is off or nothing has run.
   std::string ProfileReport() const;
+  // Ops of the current plan that reuse the quantized input the op before them left in their
+  // shared workspace (OpContext::input_prequantized; tests).
+  size_t num_prequantized_ops() const {
+    size_t n = 0;
+    for (const OpContext& c : contexts_) n += c.input_prequantized ? 1 : 0;
+    return n;
+  }
   // Values the current plan keeps channels-last (tests).
   size_t num_channels_last() const {
     size_t n = 0;

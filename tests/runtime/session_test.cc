@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "../fuzz/seed_models.h"
 #include "model_builder.h"
 #include "ops_test_util.h"
 
@@ -46,6 +47,54 @@ std::vector<float> RandomInput(size_t n, int seed) {
   std::vector<float> v(n);
   for (float& f : v) f = u(rng);
   return v;
+}
+
+// FCs reading one tensor one after the other quantize it once when their kernels quantize it
+// the same way (two INT8 FCs, two INT4 ones, two INT8 ones; not the INT8 -> INT4 step, not
+// across the FP32 FC): every output has the bits of its FC run alone.
+TEST(Session, FcsReadingOneTensorQuantizeItOnce) {
+  using test::WeightType;
+  struct Fc {
+    WeightType wt;
+    int n;
+  };
+  const std::vector<Fc> fcs = {{WeightType::kI8, 48}, {WeightType::kI8, 40}, {WeightType::kI4, 24},
+                               {WeightType::kI4, 56}, {WeightType::kF32, 8},  {WeightType::kI8, 16},
+                               {WeightType::kI8, 32}};
+  auto build = [&](int only) {  // only < 0: all FCs in one model
+    ModelBuilder b;
+    int x = b.Input("x", fb::DType::F32, {"batch", 64});
+    for (int i = 0; i < static_cast<int>(fcs.size()); ++i) {
+      std::mt19937 rng(static_cast<unsigned>(10 + i));
+      const std::string n = std::to_string(i);
+      int w = test::FcWeight(b, "w" + n, fcs[static_cast<size_t>(i)].wt, fcs[static_cast<size_t>(i)].n, 64, 32, rng);
+      if (only >= 0 && i != only) continue;
+      int y = b.Tensor("y" + n, fb::DType::F32, {"batch", fcs[static_cast<size_t>(i)].n});
+      b.Op(fb::OpType::FULLY_CONNECTED, {x, w, -1}, {y}, ModelBuilder::Opt(fb::FullyConnectedOptionsT{}));
+      b.Output(y);
+    }
+    return b;
+  };
+  const std::vector<float> in = RandomInput(5 * 64, 7);
+  for (int threads : {1, 2}) {
+    ModelBuilder all = build(-1);
+    Runner r(all, threads);
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto got = r.Run({F32({5, 64}, in)});
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(r.session()->num_prequantized_ops(), 3u);  // i8 40, i4 56, i8 32
+    for (int i = 0; i < static_cast<int>(fcs.size()); ++i) {
+      ModelBuilder one = build(i);
+      Runner ro(one, threads);
+      ASSERT_TRUE(ro.ok()) << ro.error();
+      auto want = ro.Run({F32({5, 64}, in)});
+      ASSERT_TRUE(want.ok()) << want.status();
+      EXPECT_EQ(ro.session()->num_prequantized_ops(), 0u);
+      const std::vector<float> a = (*got)[static_cast<size_t>(i)].f32(), e = (*want)[0].f32();
+      ASSERT_EQ(a.size(), e.size()) << "fc " << i;
+      EXPECT_EQ(std::memcmp(a.data(), e.data(), a.size() * 4), 0) << "fc " << i << " threads " << threads;
+    }
+  }
 }
 
 TEST(Session, ReplansWhenShapesChange) {

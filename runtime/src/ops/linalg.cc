@@ -251,6 +251,10 @@ absl::Status InferFc(OpContext& ctx) {
   if (st->kind != FcKind::kF32) {
     const size_t threads = ctx.pool ? pthreadpool_get_threads_count(ctx.pool) : 1;
     ctx.workspace_bytes = kernels::QGemmWorkspaceBytes(m, st->k, threads);
+    // Only when the run does quantize (RunFc and the kernels return early on empty shapes).
+    if (m > 0 && st->n > 0 && st->k > 0) {
+      ctx.quantized_input_kind = st->kind == FcKind::kQc8w ? kQuantizedInputQc8w : kQuantizedInputQb4w;
+    }
   }
   return absl::OkStatus();
 }
@@ -275,11 +279,11 @@ absl::Status RunFc(OpContext& ctx) {
       break;
     case FcKind::kQc8w:
       kernels::QGemmQc8w(m, st->n, st->k, x.as<float>(), st->k, st->packed.get(), bias, act, y, st->n, ctx.workspace,
-                         ctx.pool);
+                         ctx.pool, ctx.input_prequantized);
       break;
     case FcKind::kQb4w:
       kernels::QGemmQb4w(m, st->n, st->k, st->block, x.as<float>(), st->k, st->packed.get(), bias, act, y, st->n,
-                         ctx.workspace, ctx.pool);
+                         ctx.workspace, ctx.pool, ctx.input_prequantized);
       break;
   }
   return absl::OkStatus();

@@ -36,6 +36,10 @@ struct Value {
   int rank() const { return static_cast<int>(shape.size()); }
 };
 
+// Kinds of OpContext::quantized_input_kind: the input quantization of the kernels' qc8w and qb4w
+// GEMMs (kernels::QGemmQc8w / QGemmQb4w with their workspace).
+constexpr int kQuantizedInputQc8w = 1, kQuantizedInputQb4w = 2;
+
 class OpContext {
  public:
   const Model* model = nullptr;
@@ -46,6 +50,12 @@ class OpContext {
   const void* prepared = nullptr;  // state made once per model by OpDef::prepare
   size_t workspace_bytes = 0;      // set by infer; the planner provides it at run
   void* workspace = nullptr;
+  // Set by infer when the op quantizes input 0 into its workspace (a nonzero kind: ops of one
+  // kind quantize a tensor the same way). When the op planned just before has the same kind,
+  // input 0 and workspace size, the planner gives both one workspace and sets
+  // input_prequantized: the quantized input is already there.
+  int quantized_input_kind = 0;  // kQuantizedInputQc8w / kQuantizedInputQb4w
+  bool input_prequantized = false;
   pthreadpool_t pool = nullptr;
 
   size_t num_inputs() const { return in.size(); }

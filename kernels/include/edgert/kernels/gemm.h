@@ -58,13 +58,16 @@ void PackF32wKN(size_t n, size_t k, const float* b, size_t ldb, void* packed);
 
 // ---- GEMM with packed constant weights ----
 // `workspace` holds the quantized activations; size from QGemmWorkspaceBytes (64-byte aligned).
+// a_quantized: the workspace already holds A quantized, left there by a call of the same kind
+// (Qc8w or Qb4w) with the same m, k and A values (several FCs reading one tensor quantize it
+// once); A is then not read.
 size_t QGemmWorkspaceBytes(size_t m, size_t k, size_t num_threads);
 void QGemmQc8w(size_t m, size_t n, size_t k, const float* a, size_t lda, const void* packed_w,
                const float* bias, Activation act, float* c, size_t ldc, void* workspace,
-               pthreadpool_t pool);
+               pthreadpool_t pool, bool a_quantized = false);
 void QGemmQb4w(size_t m, size_t n, size_t k, size_t block, const float* a, size_t lda,
                const void* packed_w, const float* bias, Activation act, float* c, size_t ldc,
-               void* workspace, pthreadpool_t pool);
+               void* workspace, pthreadpool_t pool, bool a_quantized = false);
 void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const void* packed_w,
                  const float* bias, Activation act, float* c, size_t ldc, pthreadpool_t pool);
 

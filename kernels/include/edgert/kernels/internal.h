@@ -201,9 +201,10 @@ void Qb4wFromQuantizedForTest(const QGemmConfig* cfg, size_t m, size_t n, size_t
 // The same drivers as QGemmQc8w / QGemmQb4w, with an explicit table (tests of SIMDe builds).
 void QGemmQc8wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, const float* a,
                    size_t lda, const void* packed_w, const float* bias, Activation act, float* c,
-                   size_t ldc, void* workspace, pthreadpool_t pool);
+                   size_t ldc, void* workspace, pthreadpool_t pool, bool a_quantized = false);
 void QGemmQb4wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, size_t block,
                    const float* a, size_t lda, const void* packed_w, const float* bias,
-                   Activation act, float* c, size_t ldc, void* workspace, pthreadpool_t pool);
+                   Activation act, float* c, size_t ldc, void* workspace, pthreadpool_t pool,
+                   bool a_quantized = false);
 
 }  // namespace edgert::kernels
