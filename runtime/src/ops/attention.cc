@@ -183,11 +183,15 @@ void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool
   // Padding keys (a mask row shared by all query rows, see KeptKeys) drop out of both products.
   int64_t keep = s.sk;
   if (t.mask && t.ms[2] == 0 && t.ms[3] == 1 && s.d <= 4096 && s.sk > 16) {
-    const double f = t.divide ? 1.0 / std::fabs(static_cast<double>(t.scale)) : std::fabs(static_cast<double>(t.scale));
-    // (1 + 1e-3): the float dot products' rounding (<= D 2^-24 relative for D <= 4096) and the
-    // norms' (3e-5 each).
-    const double bound = f * MaxRowNorm(qh, s.sq, s.d, ldq) * MaxRowNorm(kh, s.sk, s.d, ldq) * (1 + 1e-3);
-    keep = KeptKeys(t.mask + b * t.ms[0] + h * t.ms[1], s.sk, bound, vh, s.dv, ldv);
+    const float* mrow = t.mask + b * t.ms[0] + h * t.ms[1];
+    keep = KeptKeys(mrow, s.sk, 0.0, vh, s.dv, ldv);  // a larger bound keeps at least these
+    if (keep < s.sk) {
+      const double f = t.divide ? 1.0 / std::fabs(static_cast<double>(t.scale)) : std::fabs(static_cast<double>(t.scale));
+      // (1 + 1e-3): the float dot products' rounding (<= D 2^-24 relative for D <= 4096) and the
+      // norms' (3e-5 each).
+      const double bound = f * MaxRowNorm(qh, s.sq, s.d, ldq) * MaxRowNorm(kh, s.sk, s.d, ldq) * (1 + 1e-3);
+      keep = KeptKeys(mrow, s.sk, bound, vh, s.dv, ldv);
+    }
   }
   const auto nk = static_cast<size_t>(keep);
   if (d > 0) kernels::PackF32w(nk, d, kh, static_cast<size_t>(ldq), pk);  // K_h^T: n = keys, k = D
