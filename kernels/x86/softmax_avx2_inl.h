@@ -45,6 +45,28 @@ EDGERT_INLINE float Fold16(float* l) {
   return l[0];
 }
 
+// Runs every row of `a` through Rows::Run<R, kDivide, kMask>(a, r0) — four rows in lockstep,
+// then the rest one by one — with the scale mode and mask form (0 none, 1 a mask row, 2 one
+// value per row) as template arguments, so that no pass tests them.
+template <typename Rows, size_t R>
+void SoftmaxRowsAt(const ScaledSoftmaxArgs& a, size_t r0) {
+  const int mask = !a.mask ? 0 : a.mask_step != 0 ? 1 : 2;
+  if (a.divide) {
+    mask == 0 ? Rows::template Run<R, true, 0>(a, r0)
+              : mask == 1 ? Rows::template Run<R, true, 1>(a, r0) : Rows::template Run<R, true, 2>(a, r0);
+  } else {
+    mask == 0 ? Rows::template Run<R, false, 0>(a, r0)
+              : mask == 1 ? Rows::template Run<R, false, 1>(a, r0) : Rows::template Run<R, false, 2>(a, r0);
+  }
+}
+
+template <typename Rows>
+void SoftmaxAllRows(const ScaledSoftmaxArgs& a) {
+  size_t r = 0;
+  for (; r + 4 <= a.rows; r += 4) SoftmaxRowsAt<Rows, 4>(a, r);
+  for (; r < a.rows; ++r) SoftmaxRowsAt<Rows, 1>(a, r);
+}
+
 EDGERT_INLINE float HMax8(__m256 v) {
   __m128 g = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   g = _mm_max_ps(g, _mm_movehl_ps(g, g));

@@ -118,22 +118,15 @@ void SoftmaxRowsR(const ScaledSoftmaxArgs& a, size_t r0) {
   }
 }
 
-template <size_t R>
-void SoftmaxRowsAt(const ScaledSoftmaxArgs& a, size_t r0) {
-  const int mask = !a.mask ? 0 : a.mask_step != 0 ? 1 : 2;
-  if (a.divide) {
-    mask == 0 ? SoftmaxRowsR<R, true, 0>(a, r0) : mask == 1 ? SoftmaxRowsR<R, true, 1>(a, r0) : SoftmaxRowsR<R, true, 2>(a, r0);
-  } else {
-    mask == 0 ? SoftmaxRowsR<R, false, 0>(a, r0) : mask == 1 ? SoftmaxRowsR<R, false, 1>(a, r0) : SoftmaxRowsR<R, false, 2>(a, r0);
+struct Rows {
+  template <size_t R, bool kDivide, int kMask>
+  static void Run(const ScaledSoftmaxArgs& a, size_t r0) {
+    SoftmaxRowsR<R, kDivide, kMask>(a, r0);
   }
-}
+};
 
 }  // namespace
 
-void f32_softmax_rows_avx512vnni(const ScaledSoftmaxArgs& a) {
-  size_t r = 0;
-  for (; r + 4 <= a.rows; r += 4) SoftmaxRowsAt<4>(a, r);
-  for (; r < a.rows; ++r) SoftmaxRowsAt<1>(a, r);
-}
+void f32_softmax_rows_avx512vnni(const ScaledSoftmaxArgs& a) { SoftmaxAllRows<Rows>(a); }
 EDGERT_UKERNEL_NS_END
 }  // namespace edgert::kernels
