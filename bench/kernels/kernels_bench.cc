@@ -1,6 +1,7 @@
 // edgert kernel benchmarks (Google Benchmark). Counters: GOPS = 2*M*N*K / s; weight_GBps =
 // bytes of (packed) weights streamed per second. Nothing here is asserted; run.sh turns the JSON
-// into the ratio table recorded in docs/performance.md.
+// into the ratio table recorded in docs/performance.md. Also (not in run.sh's passes; run with
+// --benchmark_filter='Softmax|Activation'): softmax rows and GELU per variant, items = rows / elements.
 //
 // Variants: qd8 x qc8w and qd8 x qb4w (block 32, symmetric, f16 scales) at a forced ISA
 // (activation quantization included), the FP32 path (SGemmPacked), oneDNN u8 x s8 matmul (src
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "edgert/kernels/internal.h"
+#include "edgert/kernels/softmax.h"
 
 #if defined(EDGERT_BENCH_DNNL)
 #include <omp.h>
@@ -296,6 +298,48 @@ void BM_Pack(benchmark::State& st, bool int4, size_t n, size_t k) {
   st.counters["src_MB"] = static_cast<double>(w.size() + (int4 ? s16.size() * 2 : s32.size() * 4)) * 1e-6;
 }
 
+// Softmax rows as one MiniLM attention block gives them: 12 heads x 128 query rows of 128 keys,
+// in place, scale multiplied, one mask row for all rows (7/8 of the keys 0, the rest -10000).
+void BM_SoftmaxRows(benchmark::State& st, Isa isa) {
+  if (!Force(st, isa)) return;
+  const size_t rows = 12 * 128, len = 128;
+  const auto x0 = Rand(rows * len, 7, -8.0f, 8.0f);
+  std::vector<float> x = x0, mask(len, 0.0f);
+  for (size_t i = 112; i < len; ++i) mask[i] = -10000.0f;
+  ScaledSoftmaxArgs a;
+  a.rows = rows;
+  a.len = len;
+  a.scale = 0.1767767f;
+  a.mask = mask.data();
+  a.mask_step = 1;
+  a.x = a.y = x.data();
+  a.ldx = a.ldy = len;
+  for (auto _ : st) {
+    st.PauseTiming();
+    std::memcpy(x.data(), x0.data(), x.size() * sizeof(float));
+    st.ResumeTiming();
+    ScaledSoftmaxRows(a);
+    benchmark::ClobberMemory();
+  }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * rows));  // rows per second
+}
+
+// GELU (erf) over a 128 x 1536 FFN activation, in place.
+void BM_ActivationGelu(benchmark::State& st, Isa isa) {
+  if (!Force(st, isa)) return;
+  const size_t n = 128 * 1536;
+  const auto x0 = Rand(n, 8, -4.0f, 4.0f);
+  std::vector<float> x = x0;
+  for (auto _ : st) {
+    st.PauseTiming();
+    std::memcpy(x.data(), x0.data(), n * sizeof(float));
+    st.ResumeTiming();
+    ApplyActivation(Activation::kGelu, x.data(), n);
+    benchmark::ClobberMemory();
+  }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * n));  // elements per second
+}
+
 std::string ShapeName(const Shape& s) {
   return std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
 }
@@ -313,6 +357,12 @@ int Register() {
                                  IsaSupportedByCpu(Isa::kAvx512Vnni))->UseRealTime();
     benchmark::RegisterBenchmark(("DramReadSum/1GiB" + ts).c_str(), BM_DramReadSum, t, false)->UseRealTime()->Iterations(5);
     benchmark::RegisterBenchmark(("DramReadSum/1GiB_prefetch" + ts).c_str(), BM_DramReadSum, t, true)->UseRealTime()->Iterations(5);
+  }
+  for (Isa isa : {Isa::kRef, Isa::kAvx2, Isa::kAvx512Vnni}) {
+    benchmark::RegisterBenchmark(("Softmax/attention_rows/" + std::string(IsaName(isa))).c_str(), BM_SoftmaxRows, isa)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("Activation/gelu/" + std::string(IsaName(isa))).c_str(), BM_ActivationGelu, isa)
+        ->UseRealTime();
   }
   for (size_t nk : {4096, 8192}) {
     const std::string sz = "/" + std::to_string(nk) + "x" + std::to_string(nk);
