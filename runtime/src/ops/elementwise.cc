@@ -135,27 +135,44 @@ void Binary(const Value& a, const Value& b, Value& out, F f, pthreadpool_t pool 
 }
 
 // Float Add / Sub / Mul / Div of same-shape tensors as one flat loop, built for AVX-512, AVX2 and
-// the baseline and picked by the CPU at load (function multi-versioning). One IEEE operation per
-// element in every build: the same bits as the broadcasting loop. (The residual Adds of a
-// transformer: the baseline build's row-by-row SSE loop was 1.7% of MiniLM INT8.)
+// the baseline, picked once by the CPU's features. One IEEE operation per element in every build:
+// the same bits as the broadcasting loop. (The residual Adds of a transformer: the baseline
+// build's row-by-row SSE loop was 1.7% of MiniLM INT8.) Plain target attributes and a function
+// pointer rather than target_clones: the ifunc resolvers that target_clones makes run before
+// ThreadSanitizer's runtime is up and crashed the TSan test binary at start.
+using FlatFn = void (*)(const float*, const float*, float*, int64_t);
+#define EDGERT_FLAT_LOOP(op) \
+  for (int64_t i = 0; i < n; ++i) z[i] = x[i] op y[i];
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define EDGERT_FLAT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define EDGERT_FLAT_CLONES
-#endif
-#define EDGERT_FLAT_F32(name, op)                                                \
-  EDGERT_FLAT_CLONES void name(const float* x, const float* y, float* z, int64_t n) { \
-    for (int64_t i = 0; i < n; ++i) z[i] = x[i] op y[i];                         \
+#define EDGERT_FLAT_F32(name, op)                                                                      \
+  void name##Base(const float* x, const float* y, float* z, int64_t n) { EDGERT_FLAT_LOOP(op) }         \
+  __attribute__((target("avx2"))) void name##Avx2(const float* x, const float* y, float* z, int64_t n) { \
+    EDGERT_FLAT_LOOP(op)                                                                               \
+  }                                                                                                    \
+  __attribute__((target("avx512f"))) void name##Avx512(const float* x, const float* y, float* z,        \
+                                                       int64_t n) {                                    \
+    EDGERT_FLAT_LOOP(op)                                                                               \
+  }                                                                                                    \
+  FlatFn name() {                                                                                      \
+    static const FlatFn fn = __builtin_cpu_supports("avx512f") ? name##Avx512                         \
+                             : __builtin_cpu_supports("avx2")  ? name##Avx2                           \
+                                                               : name##Base;                          \
+    return fn;                                                                                         \
   }
+#else
+#define EDGERT_FLAT_F32(name, op)                                                              \
+  void name##Base(const float* x, const float* y, float* z, int64_t n) { EDGERT_FLAT_LOOP(op) } \
+  FlatFn name() { return name##Base; }
+#endif
 EDGERT_FLAT_F32(FlatAddF32, +)
 EDGERT_FLAT_F32(FlatSubF32, -)
 EDGERT_FLAT_F32(FlatMulF32, *)
 EDGERT_FLAT_F32(FlatDivF32, /)
 #undef EDGERT_FLAT_F32
-#undef EDGERT_FLAT_CLONES
+#undef EDGERT_FLAT_LOOP
 
 struct FlatTask {
-  void (*fn)(const float*, const float*, float*, int64_t);
+  FlatFn fn;
   const float *x, *y;
   float* z;
   int64_t n;
@@ -177,10 +194,10 @@ bool FlatArithF32(OpContext& ctx, OpType t) {
   if (a.dtype != DType::F32 || a.shape != b.shape || a.shape != o.shape) return false;
   FlatTask task{nullptr, a.as<float>(), b.as<float>(), o.as<float>(), o.num_elements()};
   switch (t) {
-    case OpType::ADD: task.fn = FlatAddF32; break;
-    case OpType::SUB: task.fn = FlatSubF32; break;
-    case OpType::MUL: task.fn = FlatMulF32; break;
-    case OpType::DIV: task.fn = FlatDivF32; break;
+    case OpType::ADD: task.fn = FlatAddF32(); break;
+    case OpType::SUB: task.fn = FlatSubF32(); break;
+    case OpType::MUL: task.fn = FlatMulF32(); break;
+    case OpType::DIV: task.fn = FlatDivF32(); break;
     default: return false;
   }
   if (task.n > 0) {
