@@ -1,7 +1,8 @@
 // Softmax rows with AVX-512 (specification: kernels/include/edgert/kernels/softmax.h): 16-lane
 // chunks, the last len % 16 elements under a lane mask. Four rows run in lockstep: a single
 // 128-element row is a chain of dependent passes (max, exp + sum, scale), and interleaving rows
-// lets one row's reductions overlap the others' work (52 -> 34 ns per attention row on Zen 5).
+// lets one row's reductions overlap the others' work (a MiniLM attention row: 52 ns with the
+// earlier row-at-a-time code, 24-28 ns now on Zen 5; bench/kernels Softmax/attention_rows).
 #include "../softmax_avx2_inl.h"
 
 namespace edgert::kernels {
