@@ -35,7 +35,7 @@ void PeakMaddubsOnly(size_t iters);
 void PeakMaddubsChain(size_t iters);
 void PeakVnniYmm(size_t iters);
 void PeakVnniZmm(size_t iters);
-uint64_t ReadSum(const uint8_t* p, size_t n, bool prefetch);
+uint64_t ReadSum(const uint8_t* p, size_t n, int prefetch);  // 0 none, 1 T0, 2 NTA prefetch
 }  // namespace edgert::bench
 
 namespace {
@@ -252,11 +252,11 @@ void BM_Peak(benchmark::State& st, void (*fn)(size_t), double macs_per_iter, siz
 struct ReadCtx {
   const uint8_t* p;
   size_t chunk;
-  bool prefetch;
+  int prefetch;
   uint64_t sums[8];
 };
 
-void BM_DramReadSum(benchmark::State& st, size_t threads, bool prefetch) {
+void BM_DramReadSum(benchmark::State& st, size_t threads, int prefetch) {
   const size_t n = size_t{1} << 30;
   AlignedBuf buf(n);
   std::memset(buf.p, 1, n);
@@ -355,8 +355,9 @@ int Register() {
                                  HasAvxVnni())->UseRealTime();
     benchmark::RegisterBenchmark(("Peak/vnni_zmm" + ts).c_str(), BM_Peak, eb::PeakVnniZmm, 12 * 64.0, t,
                                  IsaSupportedByCpu(Isa::kAvx512Vnni))->UseRealTime();
-    benchmark::RegisterBenchmark(("DramReadSum/1GiB" + ts).c_str(), BM_DramReadSum, t, false)->UseRealTime()->Iterations(5);
-    benchmark::RegisterBenchmark(("DramReadSum/1GiB_prefetch" + ts).c_str(), BM_DramReadSum, t, true)->UseRealTime()->Iterations(5);
+    benchmark::RegisterBenchmark(("DramReadSum/1GiB" + ts).c_str(), BM_DramReadSum, t, 0)->UseRealTime()->Iterations(5);
+    benchmark::RegisterBenchmark(("DramReadSum/1GiB_prefetch" + ts).c_str(), BM_DramReadSum, t, 1)->UseRealTime()->Iterations(5);
+    benchmark::RegisterBenchmark(("DramReadSum/1GiB_prefetch_nta" + ts).c_str(), BM_DramReadSum, t, 2)->UseRealTime()->Iterations(5);
   }
   for (Isa isa : {Isa::kRef, Isa::kAvx2, Isa::kAvx512Vnni}) {
     benchmark::RegisterBenchmark(("Softmax/attention_rows/" + std::string(IsaName(isa))).c_str(), BM_SoftmaxRows, isa)

@@ -77,12 +77,15 @@ void PeakMaddubsChain(size_t iters) {
 // Sums n bytes (multiple of 128) as 64-bit lanes; 4 independent accumulators. With `prefetch`,
 // also a software prefetch per line 4 KiB ahead (the best of both is reported as DRAM read
 // bandwidth: it is the ceiling any weight-streaming kernel can reach).
-uint64_t ReadSum(const uint8_t* p, size_t n, bool prefetch) {
+uint64_t ReadSum(const uint8_t* p, size_t n, int prefetch) {
   __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
   for (size_t i = 0; i < n; i += 128) {
-    if (prefetch) {
+    if (prefetch == 1) {
       _mm_prefetch(reinterpret_cast<const char*>(p + i + 4096), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(p + i + 4096 + 64), _MM_HINT_T0);
+    } else if (prefetch == 2) {
+      _mm_prefetch(reinterpret_cast<const char*>(p + i + 4096), _MM_HINT_NTA);
+      _mm_prefetch(reinterpret_cast<const char*>(p + i + 4096 + 64), _MM_HINT_NTA);
     }
     s0 = _mm256_add_epi64(s0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
     s1 = _mm256_add_epi64(s1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));

@@ -40,7 +40,8 @@ def table(title, best, labels, isa, f32isa, refs):
         peak_only = g(f"Peak/maddubs_only/{ts}")
         peak_ymm = g(f"Peak/vnni_ymm/{ts}")
         peak_zmm = g(f"Peak/vnni_zmm/{ts}")
-        dram = max(x for x in [g(f"DramReadSum/1GiB/{ts}", "read_GBps"), g(f"DramReadSum/1GiB_prefetch/{ts}", "read_GBps"), 0.0] if x is not None)
+        dram = max(x for x in [g(f"DramReadSum/1GiB/{ts}", "read_GBps"), g(f"DramReadSum/1GiB_prefetch/{ts}", "read_GBps"),
+                               g(f"DramReadSum/1GiB_prefetch_nta/{ts}", "read_GBps"), 0.0] if x is not None)
         fmt = lambda x: "-" if x is None else f"{x:.1f}"
         lines.append(f"**{t} thread{'s' if t > 1 else ''}** - int8 peak: maddubs+maddwd+add chain {fmt(peak_chain)} GOPS, "
                      f"raw vpmaddubsw {fmt(peak_only)}, vpdpbusd ymm {fmt(peak_ymm)}, zmm {fmt(peak_zmm)}; DRAM read {fmt(dram)} GB/s")

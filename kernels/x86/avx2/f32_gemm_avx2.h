@@ -22,7 +22,7 @@ inline void F32GemmYmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   size_t kk = 0;
   const size_t pf = 16 * k;  // floats per panel
   for (; kk + kSets <= k; kk += kSets) {
-    if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + EDGERT_M1_PREFETCH_BYTES, _MM_HINT_T0);
+    if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + EDGERT_M1_PREFETCH_BYTES, EDGERT_M1_PREFETCH_HINT);
     // M > 1: the next column tile's panel at the same k (it is the next call's weights; cold ones
     // arrive while this tile computes), one cache line per k step.
     if (MR > 1) _mm_prefetch(reinterpret_cast<const char*>(w + pf), _MM_HINT_T0);

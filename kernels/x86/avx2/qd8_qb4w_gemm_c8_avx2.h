@@ -40,7 +40,7 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
         __m256i i32[MR], i32b[MR];
         EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = i32b[r] = _mm256_setzero_si256();
         for (size_t s = 0; s < steps; ++s) {
-          if (MR == 1 && h == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, _MM_HINT_T0);
+          if (MR == 1 && h == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, EDGERT_M1_PREFETCH_HINT);
           const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));
           const __m256i wlo = _mm256_sub_epi8(_mm256_and_si256(wb, mask), zu[h]);
           const __m256i whi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(wb, 4), mask), zu[h]);
@@ -64,7 +64,7 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
         __m256i i16[MR][2];
         EDGERT_UNROLL for (int r = 0; r < MR; ++r) i16[r][0] = i16[r][1] = _mm256_setzero_si256();
         auto step = [&](size_t s) {
-          if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, _MM_HINT_T0);
+          if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, EDGERT_M1_PREFETCH_HINT);
           __m256i wlo[2], whi[2];
           EDGERT_UNROLL for (int h = 0; h < 2; ++h) {
             const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));

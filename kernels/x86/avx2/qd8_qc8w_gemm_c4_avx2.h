@@ -31,7 +31,7 @@ inline void Qc8wGemmYmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
     EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
       // Weight streaming (M = 1): software prefetch every line, 4 KiB ahead (measured better
       // than the hardware prefetcher alone on the benchmark machine).
-      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 64 * u + EDGERT_M1_PREFETCH_BYTES, _MM_HINT_T0);
+      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 64 * u + EDGERT_M1_PREFETCH_BYTES, EDGERT_M1_PREFETCH_HINT);
       const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * u));
       const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * u + 32));
       EDGERT_UNROLL for (int r = 0; r < MR; ++r) {

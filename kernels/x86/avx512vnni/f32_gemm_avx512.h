@@ -23,7 +23,7 @@ inline void F32GemmZmm(size_t mr, size_t nc, size_t k, const float* a, size_t ld
   size_t kk = 0;
   for (; kk + kSets <= k; kk += kSets) {
     EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
-      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w + 16 * u) + EDGERT_M1_PREFETCH_BYTES, _MM_HINT_T0);
+      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w + 16 * u) + EDGERT_M1_PREFETCH_BYTES, EDGERT_M1_PREFETCH_HINT);
       const __m512 wv = _mm512_loadu_ps(w + 16 * u);
       EDGERT_UNROLL for (int r = 0; r < MR; ++r)
         acc[u][r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][kk + u]), wv, acc[u][r]);

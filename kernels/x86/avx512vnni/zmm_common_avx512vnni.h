@@ -48,7 +48,7 @@ inline void Qc8wGemmZmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
   size_t s = 0;
   for (; s + kSets <= k4; s += kSets) {
     EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
-      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 64 * u + EDGERT_M1_PREFETCH_BYTES, _MM_HINT_T0);
+      if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 64 * u + EDGERT_M1_PREFETCH_BYTES, EDGERT_M1_PREFETCH_HINT);
       const __m512i wv = _mm512_loadu_si512(w + 64 * u);
       EDGERT_UNROLL for (int r = 0; r < MR; ++r)
         acc[u][r] = _mm512_dpbusd_epi32(acc[u][r], Bcast32Z(ar[r] + 4 * (s + u)), wv);
@@ -120,7 +120,7 @@ inline void Qb4wGemmZmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
     size_t s = 0;
     for (; s + kPar <= steps; s += kPar) {
       EDGERT_UNROLL for (int u = 0; u < kPar; ++u) {
-        if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + (s + u) * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, _MM_HINT_T0);
+        if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + (s + u) * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, EDGERT_M1_PREFETCH_HINT);
         const __m512i wb = _mm512_loadu_si512(p + (s + u) * 64);
         const __m512i wlo = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu);
         const __m512i whi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu);
