@@ -45,6 +45,21 @@ EDGERT_INLINE float Fold16(float* l) {
   return l[0];
 }
 
+// Pointers of one row of `a`: scores, mask values (null: no mask), output.
+struct SoftmaxRow {
+  const float* x;
+  const float* m;
+  float* y;
+};
+
+// Rows r0 .. r0 + R - 1 of `a`.
+template <size_t R>
+EDGERT_INLINE void SoftmaxRowsFrom(const ScaledSoftmaxArgs& a, size_t r0, SoftmaxRow (&row)[R]) {
+  EDGERT_UNROLL for (size_t r = 0; r < R; ++r) {
+    row[r] = {a.x + (r0 + r) * a.ldx, a.mask ? a.mask + (r0 + r) * a.mask_ld : nullptr, a.y + (r0 + r) * a.ldy};
+  }
+}
+
 // Runs every row of `a` through Rows::Run<R, kDivide, kMask>(a, r0) — four rows in lockstep,
 // then the rest one by one — with the scale mode and mask form (0 none, 1 a mask row, 2 one
 // value per row) as template arguments, so that no pass tests them.

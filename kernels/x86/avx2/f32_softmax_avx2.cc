@@ -12,13 +12,6 @@ EDGERT_INLINE __m256i FirstLanes(ptrdiff_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < 0 ? 0 : n)), idx);
 }
 
-struct Row {
-  const float* x;
-  const float* m;
-  float* y;
-};
-
-// t = x / scale or x * scale, plus the mask: the specification's two rounded operations.
 // t = x / scale or x * scale, plus the mask (kMask 0: none, 1: a mask row, 2: one value per
 // row): the specification's two rounded operations. Templated so that no pass tests the modes.
 template <bool kDivide, int kMask>
@@ -31,10 +24,8 @@ EDGERT_INLINE __m256 Scaled(__m256 v, __m256 s, __m256 mv) {
 template <size_t R, bool kDivide, int kMask>
 void SoftmaxRowsR(const ScaledSoftmaxArgs& a, size_t r0) {
   const size_t len = a.len, full = len / 16 * 16, rem = len - full;
-  Row row[R];
-  EDGERT_UNROLL for (size_t r = 0; r < R; ++r) {
-    row[r] = {a.x + (r0 + r) * a.ldx, a.mask ? a.mask + (r0 + r) * a.mask_ld : nullptr, a.y + (r0 + r) * a.ldy};
-  }
+  SoftmaxRow row[R];
+  SoftmaxRowsFrom(a, r0, row);
   const __m256 s = _mm256_set1_ps(a.scale), ninf = _mm256_set1_ps(-INFINITY);
   const __m256i k0 = FirstLanes(static_cast<ptrdiff_t>(rem)), k1 = FirstLanes(static_cast<ptrdiff_t>(rem) - 8);
   __m256 vmax[R];

@@ -33,12 +33,6 @@ EDGERT_INLINE float HMax16(__m512 v) {
   return m;
 }
 
-struct Row {
-  const float* x;
-  const float* m;
-  float* y;
-};
-
 // t = x / scale or x * scale, plus the mask (kMask 0: none, 1: a mask row, 2: one value per
 // row): the specification's two rounded operations. Templated so that no pass tests the modes.
 template <bool kDivide, int kMask>
@@ -51,10 +45,8 @@ template <size_t R, bool kDivide, int kMask>
 void SoftmaxRowsR(const ScaledSoftmaxArgs& a, size_t r0) {
   const size_t len = a.len, full = len / 16 * 16, rem = len - full;
   const auto k = static_cast<__mmask16>((1u << rem) - 1);
-  Row row[R];
-  EDGERT_UNROLL for (size_t r = 0; r < R; ++r) {
-    row[r] = {a.x + (r0 + r) * a.ldx, a.mask ? a.mask + (r0 + r) * a.mask_ld : nullptr, a.y + (r0 + r) * a.ldy};
-  }
+  SoftmaxRow row[R];
+  SoftmaxRowsFrom(a, r0, row);
   const __m512 s = _mm512_set1_ps(a.scale);
   __m512 vmax[R];
   EDGERT_UNROLL for (size_t r = 0; r < R; ++r) vmax[r] = _mm512_set1_ps(-INFINITY);

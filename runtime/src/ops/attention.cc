@@ -151,8 +151,7 @@ float MaxRowNorm(const float* x, int64_t rows, int64_t len, int64_t ld) {
 // Skipping them (score 0, so t = mask; no P V terms) gives the bits of the full product: its
 // kernels add each output's terms in k order, and an exactly-zero term leaves a sum unchanged
 // (the GEMV kernel's four interleaved sums keep their k positions because n is a multiple of 16).
-// Non-finite V rows past the prefix (0 * inf = NaN in the full product) keep every key.
-int64_t KeptKeys(const float* m, int64_t sk, double bound, const float* v, int64_t dv, int64_t ldv) {
+int64_t KeptKeys(const float* m, int64_t sk, double bound) {
   if (!(bound < 1e30)) return sk;  // also NaN / inf inputs
   float mx = -INFINITY;
   for (int64_t j = 0; j < sk; ++j) mx = std::max(mx, m[j]);
@@ -160,11 +159,16 @@ int64_t KeptKeys(const float* m, int64_t sk, double bound, const float* v, int64
   const double cut = static_cast<double>(mx) - 1e-6 * std::fabs(mx) - 2.01 * bound - 100.0;
   int64_t n = sk;
   while (n > 0 && static_cast<double>(m[n - 1]) + 1e-6 * std::fabs(m[n - 1]) < cut) --n;  // NaN: kept
-  n = std::min(sk, (n + 15) / 16 * 16);
+  return std::min(sk, (n + 15) / 16 * 16);
+}
+
+// Whether V rows [n, sk) are all finite: a skipped row with inf or NaN would have made the full
+// product's outputs NaN (0 * inf), so then no key is skipped.
+bool FiniteRows(const float* v, int64_t n, int64_t sk, int64_t dv, int64_t ldv) {
   for (int64_t j = n; j < sk; ++j)
     for (int64_t i = 0; i < dv; ++i)
-      if (!std::isfinite(v[j * ldv + i])) return sk;
-  return n;
+      if (!std::isfinite(v[j * ldv + i])) return false;
+  return true;
 }
 
 // One (batch, head) pair with the scratch at `slot`; `pool` splits its GEMMs (null: this thread).
@@ -184,13 +188,14 @@ void AttendHead(const AttnTask& t, int64_t bh, uint8_t* slot, pthreadpool_t pool
   int64_t keep = s.sk;
   if (t.mask && t.ms[2] == 0 && t.ms[3] == 1 && s.d <= 4096 && s.sk > 16) {
     const float* mrow = t.mask + b * t.ms[0] + h * t.ms[1];
-    keep = KeptKeys(mrow, s.sk, 0.0, vh, s.dv, ldv);  // a larger bound keeps at least these
+    keep = KeptKeys(mrow, s.sk, 0.0);  // a larger bound keeps at least these
     if (keep < s.sk) {
       const double f = t.divide ? 1.0 / std::fabs(static_cast<double>(t.scale)) : std::fabs(static_cast<double>(t.scale));
       // (1 + 1e-3): the float dot products' rounding (<= D 2^-24 relative for D <= 4096) and the
       // norms' (3e-5 each).
       const double bound = f * MaxRowNorm(qh, s.sq, s.d, ldq) * MaxRowNorm(kh, s.sk, s.d, ldq) * (1 + 1e-3);
-      keep = KeptKeys(mrow, s.sk, bound, vh, s.dv, ldv);
+      keep = KeptKeys(mrow, s.sk, bound);
+      if (!FiniteRows(vh, keep, s.sk, s.dv, ldv)) keep = s.sk;
     }
   }
   const auto nk = static_cast<size_t>(keep);
