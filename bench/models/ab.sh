@@ -4,6 +4,7 @@
 # (< 1: B is faster). For changes whose effect is smaller than the machine's run-to-run noise:
 # copy the binary before and after the change, e.g. cp build/runtime/edgert_run /tmp/edgert_run_a.
 # Usage: bench/models/ab.sh BIN_A BIN_B [ROUNDS]    (models from bench/models/run.sh)
+# MODELS="minilm_int8 ..." limits the models (default: all six).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 A=$1 B=$2 R=${3:-3}
@@ -12,7 +13,7 @@ mi=models/minilm_inputs
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 run() { "$1" "models/bench/$2.efb" "${@:3}" --threads 1 --bench 40 --json 2>/dev/null |
         python3 -c "import json,sys; print(json.load(sys.stdin)['bench']['median_ms'])"; }
-for m in minilm_fp32 minilm_int8 minilm_int4 efficientnet_fp32 efficientnet_int8 efficientnet_int4; do
+for m in ${MODELS:-minilm_fp32 minilm_int8 minilm_int4 efficientnet_fp32 efficientnet_int8 efficientnet_int4}; do
   for inp in padded full; do
     case $m in
       efficientnet*) [ $inp = full ] && continue; inp=photo; args=(models/images/coffee.npy);;

@@ -9,12 +9,13 @@ Session.Create incl. weight packing; ORT: InferenceSession creation), peak RSS o
 (/usr/bin/time %M; the ORT worker is a Python process, so its RSS includes the interpreter, numpy and
 the onnxruntime library: the `ort_idle` row gives that baseline). Prints a markdown table.
 
-Usage: bench.py --build BUILD_DIR [--models DIR] [--work DIR] [--runs 30] [--threads 1 2]
+Usage: bench.py --build BUILD_DIR [--models DIR] [--work DIR] [--runs 30] [--threads 1 2] [--rounds 3]
        bench.py ort MODEL.onnx THREADS RUNS INPUT.npy...   (worker, prints JSON)
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -116,6 +117,7 @@ def main():
     ap.add_argument("--work", default=None)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     args.work = args.work or os.path.join(args.models, "bench")
     global WORK
@@ -136,24 +138,33 @@ def main():
               "minilm_full": "MiniLM-L6 seq128 (128 real)", "efficientnet": "EfficientNet-Lite0"}
     py = sys.executable
     idle, _ = run_child([py, os.path.abspath(__file__), "ort", "-", "1", "0"])
+    # Every configuration once per round, rounds one after another: a burst of load from another
+    # tenant then hits one round of every configuration instead of all runs of one. Reported:
+    # the median over rounds of each process's median (load time and peak RSS likewise).
+    samples = {}
+    for rnd in range(args.rounds):
+        for name in ("minilm", "minilm_full", "efficientnet"):
+            for t in args.threads:
+                for label, path in files[name].items():
+                    if label.startswith("edgert"):
+                        j, rss = run_child([args.run, path] + inputs[name] +
+                                           ["--threads", str(t), "--bench", str(args.runs), "--json"])
+                        med, load = j["bench"]["median_ms"], j["load_ms"]
+                    else:
+                        j, rss = run_child([py, os.path.abspath(__file__), "ort", path, str(t), str(args.runs)] + inputs[name])
+                        med, load = j["median_ms"], j["load_ms"]
+                    samples.setdefault((name, t, label, path), []).append((med, load, rss))
+                    print("bench: round %d %s t=%d %s: %.2f ms, load %.1f ms, peak RSS %.1f MB"
+                          % (rnd + 1, name, t, label, med, load, rss), file=sys.stderr, flush=True)
     rows = []
-    for name in ("minilm", "minilm_full", "efficientnet"):
-        for t in args.threads:
-            for label, path in files[name].items():
-                if label.startswith("edgert"):
-                    j, rss = run_child([args.run, path] + inputs[name] +
-                                       ["--threads", str(t), "--bench", str(args.runs), "--json"])
-                    med, load = j["bench"]["median_ms"], j["load_ms"]
-                else:
-                    j, rss = run_child([py, os.path.abspath(__file__), "ort", path, str(t), str(args.runs)] + inputs[name])
-                    med, load = j["median_ms"], j["load_ms"]
-                size = os.path.getsize(path) + (os.path.getsize(path + ".data") if os.path.exists(path + ".data") else 0)
-                rows.append((name, t, label, med, load, size / 1e6, rss))
-                print("bench: %s t=%d %s: %.2f ms, load %.1f ms, %.1f MB, peak RSS %.1f MB" % rows[-1],
-                      file=sys.stderr, flush=True)
+    for (name, t, label, path), v in samples.items():
+        size = os.path.getsize(path) + (os.path.getsize(path + ".data") if os.path.exists(path + ".data") else 0)
+        med, load, rss = (statistics.median(x[i] for x in v) for i in range(3))
+        rows.append((name, t, label, med, load, size / 1e6, rss))
     print("\nbatch 1; MiniLM: sequence 128 (minilm_inputs/bench_seq128: %d real tokens padded to 128; "
           "minilm_inputs/bench_full128: 128 real tokens); EfficientNet-Lite0: 1x3x224x224; "
-          "median of %d runs after 3 warm-up runs; each row a separate process.\n" % (real, args.runs))
+          "median of %d runs after 3 warm-up runs, each row a separate process; %d round(s), the median "
+          "over rounds reported.\n" % (real, args.runs, args.rounds))
     print("| model | threads | runtime | median ms | vs ORT FP32 | load ms | file MB | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, t, label, med, load, size, rss in rows:

@@ -2,7 +2,7 @@
 # Real-model speed (issue 5 item 4): edgert FP32/INT8/INT4 vs onnxruntime FP32, dynamic INT8 and
 # 4-bit MatMulNBits; MiniLM seq 128 and EfficientNet-Lite0, batch 1, 1 and 2 threads; median
 # latency, load time, file size, peak RSS; markdown table on stdout. Not a test: nothing asserted.
-# Usage: bench/models/run.sh [BUILD_DIR (default build)] [--runs N] [--threads 1 2]
+# Usage: bench/models/run.sh [BUILD_DIR (default build)] [--runs N] [--threads 1 2] [--rounds R]
 # Builds edgert_run/edgert_convert (Release expected), makes the models (tools/models/get_models.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
