@@ -522,7 +522,7 @@ absl::Status WriteReport(const Ctx& c, const std::string& path, size_t out_bytes
                   ", \"layer_norm\": ", c.fusion.layer_norm, ", \"gelu\": ", c.fusion.gelu,
                   ", \"silu\": ", c.fusion.silu, ", \"qdq_weights\": ", c.fusion.qdq_weights,
                   ", \"scaled_softmax\": ", c.fusion.scaled_softmax, ", \"attention\": ", c.fusion.attention,
-                  "},\n");
+                  ", \"residual_layer_norm\": ", c.fusion.residual_layer_norm, "},\n");
   absl::StrAppend(&j, "  \"final_output\": ");
   if (c.final_cos > -2) {
     absl::StrAppend(&j, "{\"cosine\": ", Fmt(c.final_cos), ", \"relative_l2\": ", Fmt(c.final_rel),
@@ -574,7 +574,8 @@ absl::Status WriteReport(const Ctx& c, const std::string& path, size_t out_bytes
                   c.fusion.fully_connected, " FullyConnected, ", c.fusion.bias, " bias, ", c.fusion.conv_bn, " Conv+BN, ",
                   c.fusion.activation, " activation, ", c.fusion.layer_norm, " LayerNorm, ", c.fusion.gelu, " GELU, ",
                   c.fusion.silu, " SiLU, ", c.fusion.qdq_weights, " QDQ weights, ",
-                  c.fusion.scaled_softmax, " scaled softmax, ", c.fusion.attention, " attention\n\n");
+                  c.fusion.scaled_softmax, " scaled softmax, ", c.fusion.attention, " attention, ",
+                  c.fusion.residual_layer_norm, " residual Add + LayerNorm\n\n");
   absl::StrAppend(&md, "| layer | op | weight | precision | method | SQNR dB | activation range | output cosine | bytes before | bytes after |\n",
                   "|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Layer& l : c.layers) {

@@ -847,9 +847,51 @@ int FuseAttention(Graph& g) {
   return count;
 }
 
+// Add(a, b) -> LayerNormalization, where the Add's output feeds only the LayerNorm and a and b
+// are f32, into the edgert op ResidualLayerNorm(a, scale, bias?, b): LAYER_NORM with its
+// residual input. The runtime adds a + b (the same float additions as the ADD op, so the same
+// bits): in the first pass over each row when the shapes are equal, instead of a separate pass
+// over the whole tensor; with numpy broadcasting otherwise (shapes are often unknown here, so the
+// runtime decides). Transformers have one per sub-layer (post-LN BERT: LN(x + f(x))).
+int FuseResidualLayerNorm(Graph& g) {
+  int count = 0;
+  auto cons = g.Consumers();
+  auto prod = g.Producers();
+  auto is_f32 = [](const Tensor* t) { return t && t->dtype == DType::kF32; };
+  for (Node& ln : g.nodes) {
+    if (ln.dead || ln.op != "LayerNormalization" || !ln.domain.empty() || ln.inputs.size() < 2 ||
+        ln.inputs.size() > 3) continue;
+    if (ln.outputs.size() > 1) {
+      bool extra = false;  // Mean / InvStdDev that something reads
+      for (size_t i = 1; i < ln.outputs.size(); ++i) extra = extra || !ln.outputs[i].empty();
+      if (extra) continue;
+    }
+    Node* add = ProducerOf(g, prod, ln.In(0));
+    if (!add || add->op != "Add" || !add->domain.empty() || add->inputs.size() != 2 ||
+        SoleConsumer(g, cons, ln.In(0)) != &ln || g.IsOutput(ln.In(0))) continue;
+    if (!is_f32(g.Find(add->In(0))) || !is_f32(g.Find(add->In(1)))) continue;
+    Node f;
+    f.name = ln.name;
+    f.op = "ResidualLayerNorm";
+    f.domain = "edgert";
+    f.inputs = {add->In(0), ln.In(1), ln.inputs.size() > 2 ? ln.In(2) : std::string(), add->In(1)};
+    f.outputs = {ln.outputs[0]};
+    f.SetInt("axis", ln.Int("axis", -1));
+    f.SetFloat("epsilon", ln.Float("epsilon", 1e-5f));
+    add->dead = true;
+    ln = std::move(f);
+    ++count;
+    cons = g.Consumers();
+    prod = g.Producers();
+  }
+  g.Compact();
+  return count;
+}
+
 absl::StatusOr<FusionStats> Fuse(Graph& g) {
   FusionStats s;
   s.layer_norm = FuseLayerNorm(g);
+  s.residual_layer_norm = FuseResidualLayerNorm(g);
   s.gelu = FuseGelu(g);
   s.silu = FuseSilu(g);
   s.conv_bn = FuseConvBatchNorm(g);

@@ -191,6 +191,12 @@ class Lowerer {
         opt.scale = n.Float("scale", 1.0f);
         opt.divide = n.Int("divide", 0) != 0;
         op->options.Set(std::move(opt));
+      } else if (o == "ResidualLayerNorm") {
+        op->type = OpType::LAYER_NORM;  // inputs x, scale, bias (or -1), residual
+        fb::LayerNormOptionsT opt;
+        opt.axis = static_cast<int32_t>(n.Int("axis", -1));
+        opt.epsilon = n.Float("epsilon", 1e-5f);
+        op->options.Set(std::move(opt));
       } else if (o == "Attention") {
         op->type = OpType::ATTENTION;
         fb::AttentionOptionsT opt;

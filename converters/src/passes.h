@@ -42,7 +42,7 @@ int InferShapesAgain(Graph& g);
 
 struct FusionStats {
   int fully_connected = 0, bias = 0, conv_bn = 0, activation = 0, layer_norm = 0, gelu = 0,
-      silu = 0, qdq_weights = 0, scaled_softmax = 0, attention = 0;
+      silu = 0, qdq_weights = 0, scaled_softmax = 0, attention = 0, residual_layer_norm = 0;
 };
 // Individual fusions (exposed for tests); Fuse runs them all in the right order.
 int FuseQdqWeights(Graph& g);
@@ -56,6 +56,9 @@ int FuseActivation(Graph& g);
 // Mul|Div(x, scalar) -> Add(mask) -> Softmax(last axis) (either of the first two may be absent)
 // into the edgert op ScaledSoftmax(x, mask?) {scale, divide}: bit-identical, one pass.
 int FuseScaledSoftmax(Graph& g);
+// Add(a, b) -> LayerNormalization (the Add read by nothing else, a and b float of one shape) into
+// the edgert op ResidualLayerNorm(a, scale, bias?, b) = LAYER_NORM with a residual input.
+int FuseResidualLayerNorm(Graph& g);
 // The transformer attention block: Reshape -> Transpose of q, k (perm 0,2,3,1) and v [B, S, H*D]
 // to heads, MatMul -> ScaledSoftmax -> MatMul, Transpose -> Reshape back to [B, Sq, H*Dv], into
 // the edgert op Attention(q, k, v, mask?) {num_heads, scale, divide}: bit-identical (runs after

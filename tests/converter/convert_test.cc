@@ -1,6 +1,7 @@
 // Structure of converted models: op mapping, folding, dead-code removal, fusions, metadata.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "edgert/converter/convert.h"
@@ -347,6 +348,62 @@ TEST(Convert, ResidualAddReluFuses) {
   ASSERT_EQ(e.OpTypes(), std::vector<OpType>{OpType::ADD});
   EXPECT_EQ(e.model->operators[0]->options.AsBinaryOptions()->fused_activation, fb::Activation::RELU);
   EXPECT_EQ(e.T(e.model->operators[0]->outputs[0]).name, "y");
+}
+
+// Add -> LayerNormalization becomes one LAYER_NORM with the Add's second operand as its residual
+// input (input 3; bias -1 when absent), also from the decomposed LayerNorm pattern; not when the
+// sum is read elsewhere or is a graph output.
+TEST(Convert, ResidualAddLayerNormFuses) {
+  for (bool bias : {true, false}) {
+    OnnxBuilder b(17);
+    b.Input("a", {2, 8}).Input("r", {2, 8}).Output("y");
+    b.Init("g", {8}, Randn(8, 1));
+    if (bias) b.Init("bb", {8}, Randn(8, 2));
+    b.Node("Add", {"a", "r"}, {"s"}, "residual");
+    std::vector<std::string> in = {"s", "g"};
+    if (bias) in.push_back("bb");
+    b.Node("LayerNormalization", in, {"y"}, "ln");
+    Efb e;
+    ASSERT_TRUE(ConvertIt(b, &e).ok());
+    ASSERT_EQ(e.OpTypes(), std::vector<OpType>{OpType::LAYER_NORM});
+    const auto* op = e.model->operators[0].get();
+    ASSERT_EQ(op->inputs.size(), 4u);
+    EXPECT_EQ(e.T(op->inputs[0]).name, "a");
+    EXPECT_EQ(e.T(op->inputs[3]).name, "r");
+    if (bias) {
+      EXPECT_EQ(e.T(op->inputs[2]).name, "bb");
+    } else {
+      EXPECT_EQ(op->inputs[2], -1);
+    }
+  }
+  {
+    OnnxBuilder b;
+    b.Input("a", {2, 7, 8}).Input("r", {8}).Output("y");
+    b.Node("Add", {"a", "r"}, {"s"}, "residual");
+    AddLayerNormPattern(b, "s", "y", 8, true);
+    Efb e;
+    ASSERT_TRUE(ConvertIt(b, &e).ok());
+    ASSERT_EQ(e.OpTypes(), std::vector<OpType>{OpType::LAYER_NORM});
+    EXPECT_EQ(e.model->operators[0]->inputs.size(), 4u);
+  }
+  for (bool sum_is_output : {true, false}) {
+    OnnxBuilder b(17);
+    b.Input("a", {2, 8}).Input("r", {2, 8}).Output("y");
+    if (sum_is_output) b.Output("s");
+    b.Init("g", {8}, Randn(8, 1));
+    b.Node("Add", {"a", "r"}, {"s"}, "residual");
+    b.Node("LayerNormalization", {"s", "g"}, {"y"}, "ln");
+    if (!sum_is_output) {
+      b.Output("z");
+      b.Node("Relu", {"s"}, {"z"}, "relu");
+    }
+    Efb e;
+    ASSERT_TRUE(ConvertIt(b, &e).ok());
+    std::vector<OpType> ops = e.OpTypes();
+    EXPECT_EQ(std::count(ops.begin(), ops.end(), OpType::ADD), 1) << sum_is_output;
+    for (const auto& op : e.model->operators)
+      if (op->type == OpType::LAYER_NORM) EXPECT_EQ(op->inputs.size(), 2u);
+  }
 }
 
 TEST(Convert, ConstantFoldingAndDeadCode) {

@@ -741,6 +741,88 @@ TEST(Ops, LayerNormLongRows) {
   }
 }
 
+// LAYER_NORM with a residual (input 3, the converter's Add -> LayerNormalization fusion) gives
+// the bits of ADD then LAYER_NORM: same shapes (added in the first pass over each row, AVX2 /
+// AVX-512 and row lengths with tails) and numpy broadcasting either way (added into the output
+// first; the output takes the broadcast shape); with and without bias. A non-float residual is
+// an error naming it.
+TEST(Ops, LayerNormResidualEqualsAddThenLayerNorm) {
+  struct Case {
+    std::vector<int64_t> xs, rs, ys;
+    bool bias;
+  };
+  const std::vector<Case> cases = {{{4, 7}, {4, 7}, {4, 7}, true},      {{4, 16}, {4, 16}, {4, 16}, false},
+                                   {{4, 37}, {4, 37}, {4, 37}, true},   {{3, 384}, {3, 384}, {3, 384}, true},
+                                   {{4, 37}, {37}, {4, 37}, true},      {{4, 37}, {4, 1}, {4, 37}, false},
+                                   {{1, 37}, {4, 37}, {4, 37}, true}};
+  auto values = [](const std::vector<int64_t>& shape, float phase) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<float> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = std::sin(phase * static_cast<float>(i + 1)) * (i % 5 == 0 ? 40.0f : 2.0f);
+    return v;
+  };
+  for (const Case& c : cases) {
+    const int64_t n = c.ys.back();
+    std::vector<float> gv(static_cast<size_t>(n)), bv(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      gv[static_cast<size_t>(i)] = 0.5f + 0.01f * static_cast<float>(i);
+      bv[static_cast<size_t>(i)] = 0.1f - 0.003f * static_cast<float>(i);
+    }
+    fb::LayerNormOptionsT o;
+    o.axis = -1;
+    o.epsilon = 1e-5f;
+    // Chain: ADD then LAYER_NORM. Fused: LAYER_NORM(x, g, bias or none, r).
+    ModelBuilder chain, fused;
+    auto dims = [](const std::vector<int64_t>& v) { return std::vector<D>(v.begin(), v.end()); };
+    for (ModelBuilder* b : {&chain, &fused}) {
+      int x = b->Input("x", fb::DType::F32, dims(c.xs));
+      int r = b->Input("r", fb::DType::F32, dims(c.rs));
+      int g = b->ConstF32("g", {n}, gv);
+      int bb = c.bias ? b->ConstF32("b", {n}, bv) : -1;
+      int y = b->Tensor("y", fb::DType::F32, dims(c.ys));
+      if (b == &chain) {
+        int s = b->Tensor("s", fb::DType::F32, dims(c.ys));
+        b->Op(fb::OpType::ADD, {x, r}, {s}, ModelBuilder::Opt(fb::BinaryOptionsT{}));
+        std::vector<int> in = {s, g};
+        if (c.bias) in.push_back(bb);
+        b->Op(fb::OpType::LAYER_NORM, in, {y}, ModelBuilder::Opt(o));
+      } else {
+        b->Op(fb::OpType::LAYER_NORM, {x, g, bb, r}, {y}, ModelBuilder::Opt(o));
+      }
+      b->Output(y);
+    }
+    Runner rc(chain), rf(fused);
+    const auto xv = values(c.xs, 0.37f), rv = values(c.rs, 0.53f);
+    auto want = rc.Run({F32(c.xs, xv), F32(c.rs, rv)});
+    ASSERT_TRUE(want.ok()) << want.status();
+    const kernels::Isa saved = kernels::ActiveIsa();
+    for (kernels::Isa isa : {saved, kernels::Isa::kAvx2, kernels::Isa::kAvx512Vnni}) {
+      if (!kernels::ForceIsa(isa)) continue;
+      auto got = rf.Run({F32(c.xs, xv), F32(c.rs, rv)});
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ((*got)[0].shape, (*want)[0].shape);
+      const std::vector<float> a = (*want)[0].f32(), g = (*got)[0].f32();
+      ASSERT_EQ(a.size(), g.size());
+      EXPECT_EQ(std::memcmp(a.data(), g.data(), a.size() * 4), 0)
+          << kernels::IsaName(isa) << " x " << ShapeString(c.xs) << " r " << ShapeString(c.rs);
+    }
+    kernels::ForceIsa(saved);
+  }
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {2, 4});
+  int r = b.ConstI64("r", {2, 4}, std::vector<int64_t>(8, 1));
+  int g = b.ConstF32("g", {4}, {1, 1, 1, 1});
+  int y = b.Tensor("y", fb::DType::F32, {2, 4});
+  fb::LayerNormOptionsT o;
+  b.Op(fb::OpType::LAYER_NORM, {x, g, -1, r}, {y}, ModelBuilder::Opt(o), "ln");
+  b.Output(y);
+  Runner bad(b);
+  auto out = bad.Run({F32({2, 4}, std::vector<float>(8, 1.0f))});
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("'ln' (LAYER_NORM)"));
+}
+
 // Reshape whose target comes from Shape -> Gather -> Concat: folded at plan time, dynamic seq.
 TEST(Ops, ReshapeFromShapeSubgraphWithDynamicDims) {
   ModelBuilder b;

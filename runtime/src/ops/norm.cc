@@ -12,6 +12,7 @@
 
 #include "edgert/kernels/gemm.h"
 #include "edgert/kernels/softmax.h"
+#include "broadcast.h"
 #include "op.h"
 
 namespace edgert {
@@ -28,19 +29,31 @@ __attribute__((target("avx2,fma"))) inline double HSum4(__m256d a, __m256d b, __
 // LayerNorm of one contiguous row: mean and variance accumulated in double (16 partial sums,
 // combined in a fixed order; two passes, like the scalar version), output in float with FMA.
 // The scalar loop summed serially, a 4-cycle add latency per element (7% of MiniLM INT8).
-__attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* p, float* q, const float* g,
+// With a residual r: the row is p + r (float adds, as the ADD op), written to q in the first
+// pass and read back from q by the others.
+__attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* p, const float* r, float* q, const float* g,
                                                           const float* b, int64_t n, float eps) {
   __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m256 x0 = _mm256_loadu_ps(p + i), x1 = _mm256_loadu_ps(p + i + 8);
+    __m256 x0 = _mm256_loadu_ps(p + i), x1 = _mm256_loadu_ps(p + i + 8);
+    if (r) {
+      x0 = _mm256_add_ps(x0, _mm256_loadu_ps(r + i));
+      x1 = _mm256_add_ps(x1, _mm256_loadu_ps(r + i + 8));
+      _mm256_storeu_ps(q + i, x0);
+      _mm256_storeu_ps(q + i + 8, x1);
+    }
     s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(x0)));
     s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1)));
     s2 = _mm256_add_pd(s2, _mm256_cvtps_pd(_mm256_castps256_ps128(x1)));
     s3 = _mm256_add_pd(s3, _mm256_cvtps_pd(_mm256_extractf128_ps(x1, 1)));
   }
   double tail = 0;
-  for (int64_t j = i; j < n; ++j) tail += p[j];
+  for (int64_t j = i; j < n; ++j) {
+    if (r) q[j] = p[j] + r[j];
+    tail += r ? q[j] : p[j];
+  }
+  if (r) p = q;
   const double mean = (HSum4(s0, s1, s2, s3) + tail) / static_cast<double>(n);
   const __m256d vm = _mm256_set1_pd(mean);
   s0 = s1 = s2 = s3 = _mm256_setzero_pd();
@@ -88,16 +101,28 @@ __attribute__((target("avx512f"))) double HSum16(__m512d a, __m512d c) {
 // i..i+7 holds the AVX2 build's s0 | s1, one of i+8..i+15 its s2 | s3), combined in the same
 // order, and the same per-element float steps: the same bits. cvtps2pd moves twice the
 // elements per instruction, the conversion that bounds the AVX2 loop.
-__attribute__((target("avx512f,avx2,fma"))) void LayerNormRowAvx512(const float* p, float* q, const float* g,
-                                                                   const float* b, int64_t n, float eps) {
+__attribute__((target("avx512f,avx2,fma"))) void LayerNormRowAvx512(const float* p, const float* r, float* q,
+                                                                   const float* g, const float* b, int64_t n,
+                                                                   float eps) {
   __m512d s01 = _mm512_setzero_pd(), s23 = s01;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    s01 = _mm512_add_pd(s01, _mm512_cvtps_pd(_mm256_loadu_ps(p + i)));
-    s23 = _mm512_add_pd(s23, _mm512_cvtps_pd(_mm256_loadu_ps(p + i + 8)));
+    __m256 x0 = _mm256_loadu_ps(p + i), x1 = _mm256_loadu_ps(p + i + 8);
+    if (r) {
+      x0 = _mm256_add_ps(x0, _mm256_loadu_ps(r + i));
+      x1 = _mm256_add_ps(x1, _mm256_loadu_ps(r + i + 8));
+      _mm256_storeu_ps(q + i, x0);
+      _mm256_storeu_ps(q + i + 8, x1);
+    }
+    s01 = _mm512_add_pd(s01, _mm512_cvtps_pd(x0));
+    s23 = _mm512_add_pd(s23, _mm512_cvtps_pd(x1));
   }
   double tail = 0;
-  for (int64_t j = i; j < n; ++j) tail += p[j];
+  for (int64_t j = i; j < n; ++j) {
+    if (r) q[j] = p[j] + r[j];
+    tail += r ? q[j] : p[j];
+  }
+  if (r) p = q;
   const double mean = (HSum16(s01, s23) + tail) / static_cast<double>(n);
   const __m512d vm = _mm512_set1_pd(mean);
   s01 = s23 = _mm512_setzero_pd();
@@ -351,12 +376,18 @@ absl::Status RunScaledSoftmax(OpContext& ctx) {
   return absl::OkStatus();
 }
 
+// LAYER_NORM normalizes x, or with input 3 (residual) x + residual with numpy broadcasting (the
+// converter's fusion of Add -> LayerNormalization): the output has the broadcast shape.
 absl::Status InferLayerNorm(OpContext& ctx) {
   RETURN_IF_ERROR(InferSameFloat(ctx));
-  const Value& x = *ctx.in[0];
-  ASSIGN_OR_RETURN(int axis, NormalizeAxis(ctx, ctx.options<fb::LayerNormOptions>()->axis(), x.rank()));
+  if (ctx.has_input(3)) {
+    RETURN_IF_ERROR(ExpectFloat(ctx, 3));
+    ASSIGN_OR_RETURN(ctx.out[0]->shape, BroadcastShapes(ctx, ctx.in[0]->shape, ctx.in[3]->shape));
+  }
+  const Shape& xs = ctx.out[0]->shape;
+  ASSIGN_OR_RETURN(int axis, NormalizeAxis(ctx, ctx.options<fb::LayerNormOptions>()->axis(), static_cast<int>(xs.size())));
   int64_t norm = 1;
-  for (size_t i = static_cast<size_t>(axis); i < x.shape.size(); ++i) norm *= x.shape[i];
+  for (size_t i = static_cast<size_t>(axis); i < xs.size(); ++i) norm *= xs[i];
   for (size_t i = 1; i < 3; ++i) {
     if (!ctx.has_input(i)) continue;
     RETURN_IF_ERROR(ExpectFloat(ctx, i));
@@ -370,6 +401,7 @@ absl::Status InferLayerNorm(OpContext& ctx) {
 
 struct LayerNormTask {
   const float* x;
+  const float* residual;  // null: none
   float* y;
   const float* g;
   const float* b;
@@ -381,13 +413,18 @@ void LayerNormRow(void* arg, size_t ri) {
   const auto* t = static_cast<const LayerNormTask*>(arg);
   const int64_t norm = t->norm, r = static_cast<int64_t>(ri);
   const float* p = t->x + r * norm;
+  const float* res = t->residual ? t->residual + r * norm : nullptr;
   float* q = t->y + r * norm;
   const float* g = t->g;
   const float* b = t->b;
 #ifdef EDGERT_NORM_X86
-  if (UseAvx512()) return LayerNormRowAvx512(p, q, g, b, norm, t->eps);
-  if (HaveAvx2()) return LayerNormRowAvx2(p, q, g, b, norm, t->eps);
+  if (UseAvx512()) return LayerNormRowAvx512(p, res, q, g, b, norm, t->eps);
+  if (HaveAvx2()) return LayerNormRowAvx2(p, res, q, g, b, norm, t->eps);
 #endif
+  if (res) {
+    for (int64_t i = 0; i < norm; ++i) q[i] = p[i] + res[i];
+    p = q;
+  }
   double mean = 0;
   for (int64_t i = 0; i < norm; ++i) mean += p[i];
   mean /= static_cast<double>(norm);
@@ -407,14 +444,34 @@ void LayerNormRow(void* arg, size_t ri) {
 
 absl::Status RunLayerNorm(OpContext& ctx) {
   const Value& x = *ctx.in[0];
+  Value& y = *ctx.out[0];
   const auto* o = ctx.options<fb::LayerNormOptions>();
-  ASSIGN_OR_RETURN(int axis, NormalizeAxis(ctx, o->axis(), x.rank()));
+  ASSIGN_OR_RETURN(int axis, NormalizeAxis(ctx, o->axis(), y.rank()));
   int64_t norm = 1;
-  for (size_t i = static_cast<size_t>(axis); i < x.shape.size(); ++i) norm *= x.shape[i];
-  const int64_t rows = norm == 0 ? 0 : x.num_elements() / norm;
+  for (size_t i = static_cast<size_t>(axis); i < y.shape.size(); ++i) norm *= y.shape[i];
+  const int64_t rows = norm == 0 ? 0 : y.num_elements() / norm;
   const float* g = ctx.in[1]->as<float>();
   const float* b = ctx.has_input(2) ? ctx.in[2]->as<float>() : nullptr;
-  LayerNormTask t{x.as<float>(), ctx.out[0]->as<float>(), g, b, norm, o->epsilon()};
+  const float* in = x.as<float>();
+  const float* res = nullptr;
+  if (ctx.has_input(3)) {
+    const Value& r = *ctx.in[3];
+    if (r.shape == x.shape) {
+      res = r.as<float>();  // added row by row in the first pass
+    } else {
+      // Broadcast: x + residual into the output first (x's operand first, as the ADD op), then
+      // normalized in place.
+      const float* xa = x.as<float>();
+      const float* ra = r.as<float>();
+      float* out = y.as<float>();
+      ForEachBroadcastRow<2>(y.shape, {&x.shape, &r.shape},
+                             [&](const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st, int64_t o0, int64_t n) {
+                               for (int64_t j = 0; j < n; ++j) out[o0 + j] = xa[off[0] + j * st[0]] + ra[off[1] + j * st[1]];
+                             });
+      in = out;
+    }
+  }
+  LayerNormTask t{in, res, y.as<float>(), g, b, norm, o->epsilon()};
   // Rows are independent and computed as on one thread: bit-identical for every thread count.
   pthreadpool_parallelize_1d(ctx.pool, LayerNormRow, &t, static_cast<size_t>(rows), 0);
   return absl::OkStatus();
@@ -460,7 +517,7 @@ void RegisterNormOps(std::vector<OpDef>& ops) {
   ops.push_back({fb::OpType::LOG_SOFTMAX, fb::OpOptions::AxisOptions, 1, 1, 1, 1, InferSoftmax, RunSoftmax});
   ops.push_back({fb::OpType::SCALED_SOFTMAX, fb::OpOptions::ScaledSoftmaxOptions, 1, 2, 1, 1, InferScaledSoftmax,
                  RunScaledSoftmax});
-  ops.push_back({fb::OpType::LAYER_NORM, fb::OpOptions::LayerNormOptions, 2, 3, 1, 1, InferLayerNorm, RunLayerNorm});
+  ops.push_back({fb::OpType::LAYER_NORM, fb::OpOptions::LayerNormOptions, 2, 4, 1, 1, InferLayerNorm, RunLayerNorm});
   ops.push_back({fb::OpType::BATCH_NORM, fb::OpOptions::LayerNormOptions, 5, 5, 1, 1, InferBatchNorm, RunBatchNorm});
 }
 
