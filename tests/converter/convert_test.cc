@@ -401,8 +401,11 @@ TEST(Convert, ResidualAddLayerNormFuses) {
     ASSERT_TRUE(ConvertIt(b, &e).ok());
     std::vector<OpType> ops = e.OpTypes();
     EXPECT_EQ(std::count(ops.begin(), ops.end(), OpType::ADD), 1) << sum_is_output;
-    for (const auto& op : e.model->operators)
-      if (op->type == OpType::LAYER_NORM) EXPECT_EQ(op->inputs.size(), 2u);
+    for (const auto& op : e.model->operators) {
+      if (op->type == OpType::LAYER_NORM) {
+        EXPECT_EQ(op->inputs.size(), 2u);
+      }
+    }
   }
 }
 
