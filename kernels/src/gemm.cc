@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "edgert/kernels/internal.h"
+#include "edgert/kernels/split.h"
 
 namespace edgert::kernels {
 namespace {
@@ -69,10 +70,12 @@ void QuantTask(void* p, size_t start, size_t count) {
 void Quantize(const QGemmConfig* cfg, int32_t qmax, size_t m, size_t k, const float* a,
               size_t lda, const Workspace& ws, pthreadpool_t pool) {
   QuantCtx ctx{cfg->quantize, qmax, m, k, a, lda, ws};
-  if (m <= kQuantRowsPerTask || pool == nullptr) {
+  const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+  if (m <= kQuantRowsPerTask || threads <= 1) {
     QuantTask(&ctx, 0, m);
   } else {
-    pthreadpool_parallelize_1d_tile_1d(pool, QuantTask, &ctx, m, kQuantRowsPerTask, 0);
+    pthreadpool_parallelize_1d_tile_1d(pool, QuantTask, &ctx, m,
+                                       TaskRows(m, kQuantRowsPerTask, k, kMinTaskElements, 1, threads), 0);
   }
 }
 
@@ -105,6 +108,10 @@ struct QGemmCtx {
   // other activation in one pass over the finished rows (RunQGemm).
   bool fuse_clamp = false;
   float clamp_hi = 0.0f;
+  // A still to be quantized into ws (null: ws holds it already).
+  const float* a = nullptr;
+  size_t lda = 0;
+  int32_t qmax = 0;
 };
 
 // A task: rows [i0, i0 + mt) x the nr columns of column tile `tile` (nr = the micro-kernel's).
@@ -137,8 +144,6 @@ void QGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   }
 }
 
-void RunQGemmTiles(QGemmCtx& ctx, pthreadpool_t pool);
-
 struct ActRowsCtx {
   ActivationFn fn;
   Activation act;
@@ -155,35 +160,68 @@ void ActRows(void* p, size_t start, size_t count) {
   }
 }
 
+struct QGemmRun {
+  QGemmCtx* ctx;
+  ActRowsCtx act;  // act.fn null: no separate activation pass
+};
+
+// Rows [start, start + count) from start to finish: quantized (unless already), every column
+// tile in blocks of RowsPerTask rows, then the activation pass. The one-thread path runs it over
+// all rows; with threads, each task is a contiguous row range. One parallel region per GEMM
+// instead of three (quantize, tiles, activation), and a thread's rows stay in its own caches:
+// a pthreadpool call costs 1.5-7 us when the threads sit on different CCDs (a futex wake per
+// call plus cache lines crossing), which made EfficientNet as slow on 2 threads as on 1.
+void QGemmRows(void* p, size_t start, size_t count) {
+  const auto* run = static_cast<const QGemmRun*>(p);
+  QGemmCtx& x = *run->ctx;
+  if (x.a) {
+    x.cfg->quantize(count, x.k, x.a + start * x.lda, x.lda, x.qmax, x.ws.q + start * x.ws.stride, x.ws.stride,
+                    x.ws.rows + start);
+  }
+  const auto& uk4 = x.m == 1 ? x.cfg->qb4w_1 : x.cfg->qb4w;
+  const auto& uk8 = x.m == 1 ? x.cfg->qc8w_1 : x.cfg->qc8w;
+  const size_t ukmr = x.int4 ? uk4.mr : uk8.mr;
+  const size_t nr = x.int4 ? UkernelNr(uk4) : UkernelNr(uk8);
+  const size_t panels = (x.n + nr - 1) / nr;  // column tiles
+  const size_t mt = RowsPerTask(ukmr);
+  const size_t end = start + count;
+  for (size_t i = start; i < end; i += mt)
+    for (size_t t = 0; t < panels; ++t) QGemmTask(&x, i, t, std::min(mt, end - i), 1);
+  if (run->act.fn) ActRows(const_cast<ActRowsCtx*>(&run->act), start, count);
+}
+
 void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
   ctx.fuse_clamp = ctx.act == Activation::kRelu || ctx.act == Activation::kRelu6;
   ctx.clamp_hi = ctx.act == Activation::kRelu6 ? 6.0f : std::numeric_limits<float>::infinity();
   // Other activations (GELU, SiLU, ...): one pass over whole rows after the GEMM (the same
   // element-wise function, so the same bits) instead of a call per row of each 16/32-column
   // tile: those calls were most of GELU's cost in MiniLM's FFN.
-  ActRowsCtx act{nullptr, ctx.act, ctx.c, ctx.n, ctx.ldc};
-  if (!ctx.fuse_clamp && ctx.act != Activation::kNone && ctx.c != nullptr) act.fn = CurrentActivationFn();
-  RunQGemmTiles(ctx, pool);
-  if (act.fn == nullptr) return;
-  if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
-    ActRows(&act, 0, ctx.m);
-  } else {
-    pthreadpool_parallelize_1d_tile_1d(pool, ActRows, &act, ctx.m, std::max<size_t>(1, 8192 / ctx.n), 0);
+  QGemmRun run{&ctx, ActRowsCtx{nullptr, ctx.act, ctx.c, ctx.n, ctx.ldc}};
+  if (!ctx.fuse_clamp && ctx.act != Activation::kNone && ctx.c != nullptr) run.act.fn = CurrentActivationFn();
+  const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+  if (threads <= 1) {
+    QGemmRows(&run, 0, ctx.m);
+    return;
   }
-}
-
-void RunQGemmTiles(QGemmCtx& ctx, pthreadpool_t pool) {
+  if (ctx.m >= kMinRowsPerThread * threads) {
+    // Two contiguous row ranges per thread (pthreadpool gives thread t the t-th share first).
+    pthreadpool_parallelize_1d_tile_1d(pool, QGemmRows, &run, ctx.m, (ctx.m + 2 * threads - 1) / (2 * threads), 0);
+    return;
+  }
+  // Few rows (GEMV, short sequences): quantize, then rows x column tiles, then the activation.
+  if (ctx.a) {
+    Quantize(ctx.cfg, ctx.qmax, ctx.m, ctx.k, ctx.a, ctx.lda, ctx.ws, pool);
+    ctx.a = nullptr;
+  }
   const auto& uk4 = ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w;
   const auto& uk8 = ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w;
   const size_t ukmr = ctx.int4 ? uk4.mr : uk8.mr;
   const size_t nr = ctx.int4 ? UkernelNr(uk4) : UkernelNr(uk8);
   const size_t panels = (ctx.n + nr - 1) / nr;  // column tiles
-  const size_t mt = RowsPerTask(ukmr);
-  if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
-    for (size_t i = 0; i < ctx.m; i += mt)
-      for (size_t p = 0; p < panels; ++p) QGemmTask(&ctx, i, p, std::min(mt, ctx.m - i), 1);
-  } else {
-    pthreadpool_parallelize_2d_tile_2d(pool, QGemmTask, &ctx, ctx.m, panels, mt, 1, 0);
+  const size_t mt = std::max(RowsPerTask(ukmr), TaskRows(ctx.m, ukmr, nr * ctx.k, kMinTaskMacs, panels, threads));
+  pthreadpool_parallelize_2d_tile_2d(pool, QGemmTask, &ctx, ctx.m, panels, mt, 1, 0);
+  if (run.act.fn) {
+    pthreadpool_parallelize_1d_tile_1d(pool, ActRows, &run.act, ctx.m, std::max<size_t>(1, 8192 / ctx.n), 0);
   }
 }
 
@@ -199,8 +237,12 @@ void QGemmQc8wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, const f
   if (m == 0 || n == 0) return;
   const PackedHeader* h = Header(packed_w, kQc8wMagic, n, k);
   Workspace ws = SplitWorkspace(workspace, m, k);
-  if (!a_quantized) Quantize(cfg, cfg->qc8w_qmax, m, k, a, lda, ws, pool);
   QGemmCtx ctx{cfg, false, m, n, k, 0, packed_w, h, bias, act, c, ldc, ws, nullptr, 0};
+  if (!a_quantized) {
+    ctx.a = a;
+    ctx.lda = lda;
+    ctx.qmax = cfg->qc8w_qmax;
+  }
   RunQGemm(ctx, pool);
 }
 
@@ -212,8 +254,12 @@ void QGemmQb4wWith(const QGemmConfig* cfg, size_t m, size_t n, size_t k, size_t 
   const PackedHeader* h = Header(packed_w, kQb4wMagic, n, k);
   if (h->block != block) Fail("packed qb4w weights have another block size");
   Workspace ws = SplitWorkspace(workspace, m, k);
-  if (!a_quantized) Quantize(cfg, cfg->qb4w_qmax, m, k, a, lda, ws, pool);
   QGemmCtx ctx{cfg, true, m, n, k, block, packed_w, h, bias, act, c, ldc, ws, nullptr, 0};
+  if (!a_quantized) {
+    ctx.a = a;
+    ctx.lda = lda;
+    ctx.qmax = cfg->qb4w_qmax;
+  }
   RunQGemm(ctx, pool);
 }
 
@@ -291,6 +337,19 @@ void SGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   }
 }
 
+struct SGemmRowsCtx {
+  SGemmCtx* ctx;
+  size_t mt, panels;
+};
+
+// Rows [start, start + count) in blocks of mt rows, every column tile.
+void SGemmRows(void* p, size_t start, size_t count) {
+  const auto* x = static_cast<const SGemmRowsCtx*>(p);
+  const size_t end = start + count;
+  for (size_t i = start; i < end; i += x->mt)
+    for (size_t t = 0; t < x->panels; ++t) SGemmTask(x->ctx, i, t, std::min(x->mt, end - i), 1);
+}
+
 }  // namespace
 
 void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const void* packed_w,
@@ -306,11 +365,16 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
   const auto& uk = m == 1 ? cfg->gemm_1 : cfg->gemm;
   const size_t mt = uk.mr * std::max<size_t>(1, 60 / uk.mr);
   const size_t panels = (n + UkernelNr(uk) - 1) / UkernelNr(uk);  // column tiles
-  if (pool == nullptr || pthreadpool_get_threads_count(pool) <= 1) {
-    for (size_t i = 0; i < m; i += mt)
-      for (size_t p = 0; p < panels; ++p) SGemmTask(&ctx, i, p, std::min(mt, m - i), 1);
+  const size_t threads = pool ? pthreadpool_get_threads_count(pool) : 1;
+  SGemmRowsCtx rows{&ctx, mt, panels};
+  if (threads <= 1) {
+    SGemmRows(&rows, 0, m);
+  } else if (m >= kMinRowsPerThread * threads) {
+    // Contiguous row ranges, two per thread, every column tile each (as RunQGemm).
+    pthreadpool_parallelize_1d_tile_1d(pool, SGemmRows, &rows, m, (m + 2 * threads - 1) / (2 * threads), 0);
   } else {
-    pthreadpool_parallelize_2d_tile_2d(pool, SGemmTask, &ctx, m, panels, mt, 1, 0);
+    const size_t mtp = std::max(mt, TaskRows(m, uk.mr, UkernelNr(uk) * k, kMinTaskMacs, panels, threads));
+    pthreadpool_parallelize_2d_tile_2d(pool, SGemmTask, &ctx, m, panels, mtp, 1, 0);
   }
 }
 
