@@ -115,7 +115,7 @@ struct QGemmCtx {
 };
 
 // A task: rows [i0, i0 + mt) x the nr columns of column tile `tile` (nr = the micro-kernel's).
-// Which micro-kernel call computes an output depends only on (m, n), never on the thread count.
+// An output's arithmetic does not depend on the tile height or split it is computed in.
 void QGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   const auto* x = static_cast<const QGemmCtx*>(p);
   const auto& uk4 = x->m == 1 ? x->cfg->qb4w_1 : x->cfg->qb4w;
