@@ -205,7 +205,8 @@ void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
   }
   if (ctx.m >= kMinRowsPerThread * threads) {
     // Two contiguous row ranges per thread (pthreadpool gives thread t the t-th share first).
-    pthreadpool_parallelize_1d_tile_1d(pool, QGemmRows, &run, ctx.m, (ctx.m + 2 * threads - 1) / (2 * threads), 0);
+    const size_t ukmr = ctx.int4 ? (ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w).mr : (ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w).mr;
+    pthreadpool_parallelize_1d_tile_1d(pool, QGemmRows, &run, ctx.m, RangeRows(ctx.m, ukmr, threads), 0);
     return;
   }
   // Few rows (GEMV, short sequences): quantize, then rows x column tiles, then the activation.
@@ -371,7 +372,7 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
     SGemmRows(&rows, 0, m);
   } else if (m >= kMinRowsPerThread * threads) {
     // Contiguous row ranges, two per thread, every column tile each (as RunQGemm).
-    pthreadpool_parallelize_1d_tile_1d(pool, SGemmRows, &rows, m, (m + 2 * threads - 1) / (2 * threads), 0);
+    pthreadpool_parallelize_1d_tile_1d(pool, SGemmRows, &rows, m, RangeRows(m, uk.mr, threads), 0);
   } else {
     const size_t mtp = std::max(mt, TaskRows(m, uk.mr, UkernelNr(uk) * k, kMinTaskMacs, panels, threads));
     pthreadpool_parallelize_2d_tile_2d(pool, SGemmTask, &ctx, m, panels, mtp, 1, 0);

@@ -25,6 +25,14 @@ inline size_t TaskRows(size_t m, size_t unit, size_t work_per_row, size_t min_wo
   return (rows + unit - 1) / unit * unit;
 }
 
+// Rows per task when m rows split into contiguous ranges, about two per thread, each a multiple of
+// the micro-kernel's rows (only the last range has a short tile).
+inline size_t RangeRows(size_t m, size_t unit, size_t threads) {
+  unit = std::max<size_t>(unit, 1);
+  const size_t rows = (m + 2 * threads - 1) / (2 * threads);
+  return (rows + unit - 1) / unit * unit;
+}
+
 // Work per task in the drivers' units: multiply-adds for GEMMs, elements for passes over data.
 constexpr size_t kMinTaskMacs = size_t{1} << 20;
 constexpr size_t kMinTaskElements = size_t{1} << 14;
