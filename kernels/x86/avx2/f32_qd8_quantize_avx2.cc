@@ -10,9 +10,9 @@ void f32_qd8_quantize_avx2(size_t m, size_t k, const float* a, size_t lda, int32
                            uint8_t* q, size_t q_stride, QRowParams* params) {
   for (size_t i0 = 0; i0 < m; i0 += 8) {
     const size_t g = m - i0 < 8 ? m - i0 : 8;
-    alignas(32) float mn[8] = {}, mx[8] = {}, scale[8], inv[8];
+    alignas(32) float mn[8], mx[8], scale[8], inv[8];
     alignas(32) int32_t zp[8];
-    for (size_t t = 0; t < g; ++t) RowMinMax(a + (i0 + t) * lda, k, &mn[t], &mx[t]);
+    RowsMinMax8(a + i0 * lda, lda, g, k, mn, mx);
     RowParams8(mn, mx, qmax, scale, inv, zp);
     for (size_t t = 0; t < g; ++t) {
       params[i0 + t].scale = scale[t];

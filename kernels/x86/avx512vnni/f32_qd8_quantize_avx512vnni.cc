@@ -65,14 +65,12 @@ void f32_qd8_quantize_avx512vnni(size_t m, size_t k, const float* a, size_t lda,
     const size_t g = m - i0 < 8 ? m - i0 : 8;
     alignas(32) float mn[8] = {}, mx[8] = {}, scale[8], inv[8];
     alignas(32) int32_t zp[8];
-    // Short rows (convolutions: 16-320 channels, many rows) take the AVX2 min/max, whose
-    // in-register horizontal step is cheaper than this build's pass through memory.
-    for (size_t t = 0; t < g; ++t) {
-      if (k >= 128) {
-        RowMinMax16(a + (i0 + t) * lda, k, &mn[t], &mx[t]);
-      } else {
-        RowMinMax(a + (i0 + t) * lda, k, &mn[t], &mx[t]);
-      }
+    // Short rows (convolutions: 16-320 channels, many rows) take the AVX2 min/max with the
+    // 8 rows' horizontal steps shared, cheaper than this build's pass through memory.
+    if (k >= 128) {
+      for (size_t t = 0; t < g; ++t) RowMinMax16(a + (i0 + t) * lda, k, &mn[t], &mx[t]);
+    } else {
+      RowsMinMax8(a + i0 * lda, lda, g, k, mn, mx);
     }
     RowParams8(mn, mx, qmax, scale, inv, zp);
     for (size_t t = 0; t < g; ++t) {
