@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "../model.h"
 #include "edgert/kernels/conv.h"
@@ -267,10 +268,20 @@ void Im2ColRows(const float* x, int64_t channels, const Geom& g, int64_t row_beg
             }
           };
           for (int64_t ow = 0; ow < lo; ++ow) border(ow);
-          for (int64_t ow = lo; ow < hi; ++ow) {
-            const float* src = xr + ow * sw - pw;
-            float* dst = arow + ow * kc + r;
-            for (int64_t kw = 0; kw < kw_n; ++kw) dst[kw] = src[kw * dw];
+          // Interior: a fixed tap count copies without a loop per position (3 taps: the stem).
+          auto interior = [&](auto kw_const) {
+            constexpr int64_t kKw = decltype(kw_const)::value;
+            const int64_t kw_len = kKw > 0 ? kKw : kw_n;
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const float* src = xr + ow * sw - pw;
+              float* dst = arow + ow * kc + r;
+              for (int64_t kw = 0; kw < kw_len; ++kw) dst[kw] = src[kw * dw];
+            }
+          };
+          if (kw_n == 3) {
+            interior(std::integral_constant<int64_t, 3>{});
+          } else {
+            interior(std::integral_constant<int64_t, 0>{});
           }
           for (int64_t ow = hi; ow < ow_n; ++ow) border(ow);
         }
