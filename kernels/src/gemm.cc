@@ -163,6 +163,7 @@ void ActRows(void* p, size_t start, size_t count) {
 struct QGemmRun {
   QGemmCtx* ctx;
   ActRowsCtx act;  // act.fn null: no separate activation pass
+  RowRanges ranges{0, 1, 1};
 };
 
 // Rows [start, start + count) from start to finish: quantized (unless already), every column
@@ -190,6 +191,12 @@ void QGemmRows(void* p, size_t start, size_t count) {
   if (run->act.fn) ActRows(const_cast<ActRowsCtx*>(&run->act), start, count);
 }
 
+void QGemmRange(void* p, size_t t) {
+  const auto* run = static_cast<const QGemmRun*>(p);
+  const size_t b = run->ranges.begin(t), e = run->ranges.end(t);
+  if (e > b) QGemmRows(p, b, e - b);
+}
+
 void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
   ctx.fuse_clamp = ctx.act == Activation::kRelu || ctx.act == Activation::kRelu6;
   ctx.clamp_hi = ctx.act == Activation::kRelu6 ? 6.0f : std::numeric_limits<float>::infinity();
@@ -206,7 +213,8 @@ void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
   if (ctx.m >= kMinRowsPerThread * threads) {
     // Two contiguous row ranges per thread (pthreadpool gives thread t the t-th share first).
     const size_t ukmr = ctx.int4 ? (ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w).mr : (ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w).mr;
-    pthreadpool_parallelize_1d_tile_1d(pool, QGemmRows, &run, ctx.m, RangeRows(ctx.m, ukmr, threads), 0);
+    run.ranges = RowRanges(ctx.m, ukmr, threads);
+    pthreadpool_parallelize_1d(pool, QGemmRange, &run, run.ranges.tasks, 0);
     return;
   }
   // Few rows (GEMV, short sequences): quantize, then rows x column tiles, then the activation.
@@ -341,6 +349,7 @@ void SGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
 struct SGemmRowsCtx {
   SGemmCtx* ctx;
   size_t mt, panels;
+  RowRanges ranges{0, 1, 1};
 };
 
 // Rows [start, start + count) in blocks of mt rows, every column tile.
@@ -349,6 +358,12 @@ void SGemmRows(void* p, size_t start, size_t count) {
   const size_t end = start + count;
   for (size_t i = start; i < end; i += x->mt)
     for (size_t t = 0; t < x->panels; ++t) SGemmTask(x->ctx, i, t, std::min(x->mt, end - i), 1);
+}
+
+void SGemmRange(void* p, size_t t) {
+  const auto* x = static_cast<const SGemmRowsCtx*>(p);
+  const size_t b = x->ranges.begin(t), e = x->ranges.end(t);
+  if (e > b) SGemmRows(p, b, e - b);
 }
 
 }  // namespace
@@ -372,7 +387,8 @@ void SGemmPacked(size_t m, size_t n, size_t k, const float* a, size_t lda, const
     SGemmRows(&rows, 0, m);
   } else if (m >= kMinRowsPerThread * threads) {
     // Contiguous row ranges, two per thread, every column tile each (as RunQGemm).
-    pthreadpool_parallelize_1d_tile_1d(pool, SGemmRows, &rows, m, RangeRows(m, uk.mr, threads), 0);
+    rows.ranges = RowRanges(m, uk.mr, threads);
+    pthreadpool_parallelize_1d(pool, SGemmRange, &rows, rows.ranges.tasks, 0);
   } else {
     const size_t mtp = std::max(mt, TaskRows(m, uk.mr, UkernelNr(uk) * k, kMinTaskMacs, panels, threads));
     pthreadpool_parallelize_2d_tile_2d(pool, SGemmTask, &ctx, m, panels, mtp, 1, 0);

@@ -25,13 +25,20 @@ inline size_t TaskRows(size_t m, size_t unit, size_t work_per_row, size_t min_wo
   return (rows + unit - 1) / unit * unit;
 }
 
-// Rows per task when m rows split into contiguous ranges, about two per thread, each a multiple of
-// the micro-kernel's rows (only the last range has a short tile).
-inline size_t RangeRows(size_t m, size_t unit, size_t threads) {
-  unit = std::max<size_t>(unit, 1);
-  const size_t rows = (m + 2 * threads - 1) / (2 * threads);
-  return (rows + unit - 1) / unit * unit;
-}
+// Contiguous row ranges for a split over threads: `tasks` ranges (two per thread, fewer when
+// there are fewer micro-kernel row blocks), range t = rows [begin, end). The m rows form
+// ceil(m / unit) blocks of `unit` rows (the micro-kernel's); each range takes a near-equal number
+// of whole blocks, so only the last range has a short tile and the ranges differ by at most one
+// block (a uniform tile size rounded to `unit` left 120 rows against 76 for m = 196 on 2 threads).
+struct RowRanges {
+  size_t m, unit, blocks, tasks;
+  RowRanges(size_t m_, size_t unit_, size_t threads) : m(m_), unit(std::max<size_t>(unit_, 1)) {
+    blocks = (m + unit - 1) / unit;
+    tasks = std::max<size_t>(1, std::min(blocks, 2 * threads));
+  }
+  size_t begin(size_t t) const { return std::min(m, t * blocks / tasks * unit); }
+  size_t end(size_t t) const { return std::min(m, (t + 1) * blocks / tasks * unit); }
+};
 
 // Work per task in the drivers' units: multiply-adds for GEMMs, elements for passes over data.
 constexpr size_t kMinTaskMacs = size_t{1} << 20;
