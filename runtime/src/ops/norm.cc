@@ -26,6 +26,24 @@ __attribute__((target("avx2,fma"))) inline double HSum4(__m256d a, __m256d b, __
   return (l[0] + l[1]) + (l[2] + l[3]);
 }
 
+// x0, x1 (16 floats of a row) plus the residual's 16 at r, stored to q: the summed row.
+__attribute__((target("avx2,fma"))) inline void AddResidual16(const float* r, float* q, __m256& x0, __m256& x1) {
+  x0 = _mm256_add_ps(x0, _mm256_loadu_ps(r));
+  x1 = _mm256_add_ps(x1, _mm256_loadu_ps(r + 8));
+  _mm256_storeu_ps(q, x0);
+  _mm256_storeu_ps(q + 8, x1);
+}
+
+// Sum of the row's elements [i, n) (x + residual, stored to q, when there is one).
+inline double RowTail(const float* p, const float* r, float* q, int64_t i, int64_t n) {
+  double tail = 0;
+  for (int64_t j = i; j < n; ++j) {
+    if (r) q[j] = p[j] + r[j];
+    tail += r ? q[j] : p[j];
+  }
+  return tail;
+}
+
 // LayerNorm of one contiguous row: mean and variance accumulated in double (16 partial sums,
 // combined in a fixed order; two passes, like the scalar version), output in float with FMA.
 // The scalar loop summed serially, a 4-cycle add latency per element (7% of MiniLM INT8).
@@ -37,22 +55,13 @@ __attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* p, const 
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m256 x0 = _mm256_loadu_ps(p + i), x1 = _mm256_loadu_ps(p + i + 8);
-    if (r) {
-      x0 = _mm256_add_ps(x0, _mm256_loadu_ps(r + i));
-      x1 = _mm256_add_ps(x1, _mm256_loadu_ps(r + i + 8));
-      _mm256_storeu_ps(q + i, x0);
-      _mm256_storeu_ps(q + i + 8, x1);
-    }
+    if (r) AddResidual16(r + i, q + i, x0, x1);
     s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(x0)));
     s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1)));
     s2 = _mm256_add_pd(s2, _mm256_cvtps_pd(_mm256_castps256_ps128(x1)));
     s3 = _mm256_add_pd(s3, _mm256_cvtps_pd(_mm256_extractf128_ps(x1, 1)));
   }
-  double tail = 0;
-  for (int64_t j = i; j < n; ++j) {
-    if (r) q[j] = p[j] + r[j];
-    tail += r ? q[j] : p[j];
-  }
+  double tail = RowTail(p, r, q, i, n);
   if (r) p = q;
   const double mean = (HSum4(s0, s1, s2, s3) + tail) / static_cast<double>(n);
   const __m256d vm = _mm256_set1_pd(mean);
@@ -108,20 +117,11 @@ __attribute__((target("avx512f,avx2,fma"))) void LayerNormRowAvx512(const float*
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m256 x0 = _mm256_loadu_ps(p + i), x1 = _mm256_loadu_ps(p + i + 8);
-    if (r) {
-      x0 = _mm256_add_ps(x0, _mm256_loadu_ps(r + i));
-      x1 = _mm256_add_ps(x1, _mm256_loadu_ps(r + i + 8));
-      _mm256_storeu_ps(q + i, x0);
-      _mm256_storeu_ps(q + i + 8, x1);
-    }
+    if (r) AddResidual16(r + i, q + i, x0, x1);
     s01 = _mm512_add_pd(s01, _mm512_cvtps_pd(x0));
     s23 = _mm512_add_pd(s23, _mm512_cvtps_pd(x1));
   }
-  double tail = 0;
-  for (int64_t j = i; j < n; ++j) {
-    if (r) q[j] = p[j] + r[j];
-    tail += r ? q[j] : p[j];
-  }
+  double tail = RowTail(p, r, q, i, n);
   if (r) p = q;
   const double mean = (HSum16(s01, s23) + tail) / static_cast<double>(n);
   const __m512d vm = _mm512_set1_pd(mean);
