@@ -211,9 +211,8 @@ void RunQGemm(QGemmCtx& ctx, pthreadpool_t pool) {
     return;
   }
   if (ctx.m >= kMinRowsPerThread * threads) {
-    // Two contiguous row ranges per thread (pthreadpool gives thread t the t-th share first).
-    const size_t ukmr = ctx.int4 ? (ctx.m == 1 ? ctx.cfg->qb4w_1 : ctx.cfg->qb4w).mr : (ctx.m == 1 ? ctx.cfg->qc8w_1 : ctx.cfg->qc8w).mr;
-    run.ranges = RowRanges(ctx.m, ukmr, threads);
+    // Contiguous row ranges, two per thread (pthreadpool gives thread t the t-th share first).
+    run.ranges = RowRanges(ctx.m, ctx.int4 ? ctx.cfg->qb4w.mr : ctx.cfg->qc8w.mr, threads);  // m > 1 here
     pthreadpool_parallelize_1d(pool, QGemmRange, &run, run.ranges.tasks, 0);
     return;
   }
