@@ -1,7 +1,7 @@
 // ApplyActivation: one implementation (activation_impl.h) shared by every ISA variant, so fused
 // epilogues are bit-identical across variants (the GEMM drivers call it on each finished output
 // tile). The AVX2 / AVX-512 builds of the same code are selected with the f32 variant: the
-// baseline (SSE2) build of GELU's rational erf was 28% of MiniLM INT8 time.
+// baseline (SSE2) build of GELU (then a rational erf) was 28% of MiniLM INT8 time.
 #include "activation_impl.h"
 #include "edgert/kernels/internal.h"
 
