@@ -62,6 +62,8 @@ void EfbSeeds() {
   Efb("gather", GatherModel().Build(), std::string("\x02\x03\x00\x09\xff\x80\x7f\x05", 8));
   Efb("scaled_softmax", ScaledSoftmaxModel().Build());
   Efb("attention", AttentionModel().Build());
+  Efb("residual_layer_norm", ResidualLayerNormModel(false).Build());
+  Efb("residual_layer_norm_bcast", ResidualLayerNormModel(true).Build());
   int k = 0;
   for (fb::OpType op : {fb::OpType::TILE, fb::OpType::EXPAND, fb::OpType::CONSTANT_OF_SHAPE, fb::OpType::RANGE,
                         fb::OpType::RESHAPE}) {

@@ -118,6 +118,25 @@ inline ModelBuilder ScaledSoftmaxModel() {
   return b;
 }
 
+// LAYER_NORM with a residual input (the converter's Add -> LayerNormalization fusion):
+// x [batch, seq, 8] + residual, then scale and bias. `broadcast`: the residual is [1, seq, 8]
+// (added with numpy broadcasting into the output first); else the same shape as x.
+inline ModelBuilder ResidualLayerNormModel(bool broadcast) {
+  ModelBuilder b;
+  int x = b.Input("x", fb::DType::F32, {"batch", "seq", 8});
+  int r = broadcast ? b.Input("residual", fb::DType::F32, {1, "seq", 8})
+                    : b.Input("residual", fb::DType::F32, {"batch", "seq", 8});
+  int g = b.ConstF32("gamma", {8}, {1, 0.5f, 2, -1, 1, 1, 0.25f, 3});
+  int be = b.ConstF32("beta", {8}, {0, 0.1f, -0.2f, 0, 1, 0, 0, -1});
+  int y = b.Tensor("y", fb::DType::F32, {"batch", "seq", 8});
+  fb::LayerNormOptionsT o;
+  o.axis = -1;
+  o.epsilon = 1e-5f;
+  b.Op(fb::OpType::LAYER_NORM, {x, g, be, r}, {y}, ModelBuilder::Opt(o), "residual_ln");
+  b.Output(y);
+  return b;
+}
+
 // Multi-head attention: q, k, v [batch, seq, 2 heads * 4] + mask [batch, 1, 1, seq] -> ATTENTION
 // (the whole Reshape/Transpose/MatMul/softmax block the converter fuses for transformer encoders).
 inline ModelBuilder AttentionModel() {
