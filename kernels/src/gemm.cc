@@ -173,7 +173,7 @@ struct QGemmRun {
 // a pthreadpool call costs 1.5-7 us when the threads sit on different CCDs (a futex wake per
 // call plus cache lines crossing), which made EfficientNet as slow on 2 threads as on 1.
 void QGemmRows(void* p, size_t start, size_t count) {
-  const auto* run = static_cast<const QGemmRun*>(p);
+  auto* run = static_cast<QGemmRun*>(p);
   QGemmCtx& x = *run->ctx;
   if (x.a) {
     x.cfg->quantize(count, x.k, x.a + start * x.lda, x.lda, x.qmax, x.ws.q + start * x.ws.stride, x.ws.stride,
@@ -188,7 +188,7 @@ void QGemmRows(void* p, size_t start, size_t count) {
   const size_t end = start + count;
   for (size_t i = start; i < end; i += mt)
     for (size_t t = 0; t < panels; ++t) QGemmTask(&x, i, t, std::min(mt, end - i), 1);
-  if (run->act.fn) ActRows(const_cast<ActRowsCtx*>(&run->act), start, count);
+  if (run->act.fn) ActRows(&run->act, start, count);
 }
 
 void QGemmRange(void* p, size_t t) {

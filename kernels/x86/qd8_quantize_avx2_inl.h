@@ -5,8 +5,6 @@
 // equal QuantizeOne. Internal linkage: included by TUs compiled with different flags.
 #pragma once
 
-#include <cstring>
-
 #include "simd_prelude.h"
 #include "../src/qparams.h"
 
