@@ -255,6 +255,7 @@ absl::Status Session::Plan() {
     prev_planned = i;
   }
   AssignChannelsLast();
+  FindConvChains(requests, request_tensor, ws_request);
   ArenaPlan plan = PlanArena(requests, 64);
   const uint64_t limit = options_.arena_limit_bytes;
   if (limit != 0 && plan.arena_bytes > limit) {
@@ -283,6 +284,7 @@ absl::Status Session::Plan() {
     const int r = ws_request[static_cast<size_t>(i)];
     if (r >= 0) contexts_[static_cast<size_t>(i)].workspace = arena_ + plan.offsets[static_cast<size_t>(r)];
   }
+  for (PlannedChain& c : chains_) c.workspace = arena_ + plan.offsets[static_cast<size_t>(c.request)];
   planned_ = true;
   return absl::OkStatus();
 }
@@ -351,6 +353,77 @@ void Session::AssignChannelsLast() {
   for (size_t t = 0; t < nt; ++t) values_[t].channels_last = cand[t] != 0;
 }
 
+// Finds the Conv chains (ops/op.h ConvChain) of the plan: a depthwise Conv with the pointwise
+// Conv just before it (whose output only it reads) and/or the one just after it (which alone
+// reads its output). The chain's intermediate tensors get no arena space; its workspace (per
+// band expand and depthwise rows) is live over the chain's ops, as are its ops' own workspaces,
+// which it does not use (they get no space either).
+void Session::FindConvChains(std::vector<PlanRequest>& requests, std::vector<int>& request_tensor,
+                             const std::vector<int>& ws_request) {
+  const int nops = model_.num_ops();
+  chains_.clear();
+  chain_at_.assign(static_cast<size_t>(nops), -1);
+  if (!options_.fuse_conv_chains || !options_.channels_last) return;
+  if (const char* env = std::getenv("EDGERT_CONV_CHAINS"); env && std::strcmp(env, "0") == 0) return;
+  // Readers of each tensor among the ops that run, a graph output counting as one more.
+  std::vector<int> readers(values_.size(), 0);
+  for (int i = 0; i < nops; ++i) {
+    if (folded_[static_cast<size_t>(i)] || !model_.op(i).inputs()) continue;
+    for (int idx : *model_.op(i).inputs()) {
+      if (idx >= 0) ++readers[static_cast<size_t>(idx)];
+    }
+  }
+  for (int idx : model_.outputs()) ++readers[static_cast<size_t>(idx)];
+  auto conv = [&](int i) {
+    return i >= 0 && i < nops && !folded_[static_cast<size_t>(i)] && chain_at_[static_cast<size_t>(i)] < 0 &&
+           model_.op(i).type() == fb::OpType::CONV && model_.op(i).outputs()->size() == 1;
+  };
+  auto read_once = [&](int i) { return readers[static_cast<size_t>((*model_.op(i).outputs())[0])] == 1; };
+  std::vector<int> tensor_request(values_.size(), -1);
+  for (size_t r = 0; r < request_tensor.size(); ++r) {
+    if (request_tensor[r] >= 0) tensor_request[static_cast<size_t>(request_tensor[r])] = static_cast<int>(r);
+  }
+  const size_t threads = static_cast<size_t>(num_threads_);
+  for (int i = 0; i < nops; ++i) {
+    if (!conv(i)) continue;
+    const OpContext* a = conv(i - 1) && read_once(i - 1) ? &contexts_[static_cast<size_t>(i - 1)] : nullptr;
+    const OpContext* c = conv(i + 1) && read_once(i) ? &contexts_[static_cast<size_t>(i + 1)] : nullptr;
+    const OpContext& b = contexts_[static_cast<size_t>(i)];
+    std::shared_ptr<ConvChain> ch;
+    const OpContext *used_a = nullptr, *used_c = nullptr;
+    for (auto [ta, tc] : {std::pair{a, c}, std::pair{static_cast<const OpContext*>(nullptr), c},
+                          std::pair{a, static_cast<const OpContext*>(nullptr)}}) {
+      if (ch || (!ta && !tc)) continue;
+      ch = PlanConvChain(ta, b, tc, threads);
+      used_a = ta;
+      used_c = tc;
+    }
+    if (!ch) continue;
+    const int first = used_a ? i - 1 : i, last = used_c ? i + 1 : i;
+    // Intermediate tensors are never materialized; the ops' own workspaces are not used.
+    if (used_a) requests[static_cast<size_t>(tensor_request[static_cast<size_t>(b.op->inputs()->Get(0))])].bytes = 0;
+    if (used_c) requests[static_cast<size_t>(tensor_request[static_cast<size_t>(b.op->outputs()->Get(0))])].bytes = 0;
+    for (int k = first; k <= last; ++k) {
+      const int r = ws_request[static_cast<size_t>(k)];
+      if (r >= 0 && std::count(ws_request.begin(), ws_request.end(), r) == 1) requests[static_cast<size_t>(r)].bytes = 0;
+    }
+    // The whole chain runs at step `first`: its output is written then.
+    const int out = (used_c ? used_c : &b)->op->outputs()->Get(0);
+    PlanRequest& ro = requests[static_cast<size_t>(tensor_request[static_cast<size_t>(out)])];
+    ro.first = std::min(ro.first, first);
+    PlannedChain pc;
+    pc.chain = ch;
+    pc.first = first;
+    pc.last = last;
+    pc.request = static_cast<int>(requests.size());
+    requests.push_back({ConvChainWorkspaceBytes(*ch), first, last});
+    request_tensor.push_back(-(first + 1));
+    for (int k = first; k <= last; ++k) chain_at_[static_cast<size_t>(k)] = static_cast<int>(chains_.size());
+    chains_.push_back(std::move(pc));
+    i = last;
+  }
+}
+
 absl::Status Session::Run() {
   for (size_t i = 0; i < input_set_.size(); ++i) {
     if (!input_set_[i]) {
@@ -362,6 +435,18 @@ absl::Status Session::Run() {
   const int nops = model_.num_ops();
   for (int i = 0; i < nops; ++i) {
     if (folded_[static_cast<size_t>(i)]) continue;
+    if (const int ci = chain_at_[static_cast<size_t>(i)]; ci >= 0) {
+      const PlannedChain& pc = chains_[static_cast<size_t>(ci)];
+      if (i != pc.first) continue;
+      const auto t0 = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+      RunConvChain(*pc.chain, pc.workspace, pool_);
+      if (options_.profile) {
+        op_ns_.resize(static_cast<size_t>(nops), 0);
+        op_ns_[static_cast<size_t>(i)] += static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+      }
+      continue;
+    }
     OpContext& ctx = contexts_[static_cast<size_t>(i)];
     // An op whose outputs are all empty has nothing to compute. Skipping it also keeps a hostile
     // shape like [2^30, 0, 2^30] from driving an op's outer loops for hours (fuzz_efb timeout).

@@ -11,6 +11,7 @@
 
 #include "model.h"
 #include "ops/op.h"
+#include "planner.h"
 
 namespace edgert {
 
@@ -20,6 +21,10 @@ struct SessionOptions {
   // Keep activations channels-last between convolutions that support it (ops/op.h Value);
   // false, or EDGERT_CHANNELS_LAST=0 in the environment, keeps every tensor NCHW.
   bool channels_last = true;
+  // Run [pointwise ->] depthwise [-> pointwise] Conv chains as one parallel region (ops/op.h
+  // ConvChain); false, or EDGERT_CONV_CHAINS=0 in the environment, runs every op on its own.
+  // Needs channels_last. Results are identical either way.
+  bool fuse_conv_chains = true;
   // Time every op of every run (steady clock around each op); ProfileReport() sums them up.
   bool profile = false;
 };
@@ -56,6 +61,14 @@ class Session {
     return n;
   }
 
+  // Conv chains of the current plan and the ops they cover (tests).
+  size_t num_conv_chains() const { return chains_.size(); }
+  size_t num_chained_ops() const {
+    size_t n = 0;
+    for (const PlannedChain& c : chains_) n += static_cast<size_t>(c.last - c.first + 1);
+    return n;
+  }
+
   // Guards a call against concurrent use of the same session.
   class Busy {
    public:
@@ -71,6 +84,8 @@ class Session {
   explicit Session(const Model& model) : model_(model) {}
   absl::Status Plan();
   void AssignChannelsLast();
+  void FindConvChains(std::vector<PlanRequest>& requests, std::vector<int>& request_tensor,
+                      const std::vector<int>& ws_request);
 
   const Model& model_;
   SessionOptions options_;
@@ -90,6 +105,14 @@ class Session {
   std::vector<std::unique_ptr<uint8_t[]>> folded_storage_;
   uint8_t* arena_ = nullptr;
   uint64_t arena_bytes_ = 0;
+  struct PlannedChain {
+    std::shared_ptr<ConvChain> chain;
+    int first = 0, last = 0;  // op indices
+    int request = -1;         // arena request of its workspace
+    void* workspace = nullptr;
+  };
+  std::vector<PlannedChain> chains_;
+  std::vector<int> chain_at_;  // per op: index into chains_, or -1
   std::vector<uint64_t> op_ns_;  // profile: nanoseconds per op, summed over profile_runs_
   uint64_t profile_runs_ = 0;
 };

@@ -817,6 +817,206 @@ absl::Status RunConv(OpContext& ctx) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+// ---- Fused chains: [pointwise ->] depthwise [-> pointwise] (MobileNet / EfficientNet blocks) ----
+// The planner (session.cc) hands over consecutive Convs whose intermediate outputs nothing else
+// reads. Output rows of the depthwise stage are split into one band per thread; each band runs
+// every stage on chunks of rows sized to stay in L2: the expand GEMM computes the chunk's input
+// rows (rows shared with the previous chunk are kept, not recomputed; rows shared with the
+// neighbouring band are computed by both), the depthwise kernel reads them through a shifted
+// geometry, and the project GEMM writes the chunk's rows of the chain's output. Only the
+// chain's narrow input and output tensors cross threads; the wide intermediates never leave a
+// core or reach memory. Every stage computes each output row exactly as the unfused op does
+// (GEMM activations are quantized per row; the depthwise kernel skips the same padding taps), so
+// the results are bit for bit those of running the ops one by one (tests: Ops.ConvChain*).
+
+struct ConvChain {
+  const OpContext* a = nullptr;  // expand (optional)
+  const OpContext* b = nullptr;  // depthwise
+  const OpContext* c = nullptr;  // project (optional)
+  ConvPlan pa, pb, pc;
+  const ConvState *sa = nullptr, *sb = nullptr, *sc = nullptr;
+  kernels::Activation act_a{}, act_b{}, act_c{};
+  size_t batch = 0, h = 0, w = 0, oh = 0, ow = 0;
+  size_t cin = 0, ce = 0, cout = 0;  // chain input, depthwise and chain output channels
+  size_t bands = 1, chunk = 1;       // output rows per chunk
+  size_t e_rows = 0;                 // capacity of the expand buffer in input rows
+  size_t e_off = 0, d_off = 0, q_off = 0, band_bytes = 0;
+};
+
+namespace {
+
+constexpr size_t kChainChunkBytes = size_t{256} << 10;  // expand + depthwise rows of one chunk
+// Most extra expand work (rows computed by two bands) a threaded chain may cost, as a fraction.
+constexpr double kChainMaxHalo = 0.15;
+
+bool ChainPointwiseOk(const OpContext& ctx, const ConvPlan& p, const ConvState* st) {
+  if (st == nullptr || p.group != 1 || p.depthwise || !p.g.pointwise() || p.g.nsp != 2) return false;
+  if (ctx.input_prequantized || !ctx.in[0]->channels_last || !ctx.out[0]->channels_last) return false;
+  return st->i8 ? st->packed.size() == 1 : static_cast<bool>(st->packed_f32);
+}
+
+// rows x (k -> n) pointwise conv on channels-last rows, on the calling thread.
+void ChainPointwise(const ConvPlan& p, const ConvState& st, const OpContext& ctx, kernels::Activation act,
+                    size_t rows, const float* x, float* y, void* qws) {
+  const size_t k = static_cast<size_t>(p.c), n = static_cast<size_t>(p.m);
+  const float* bias = ctx.has_input(2) ? ctx.in[2]->as<float>() : nullptr;
+  if (st.i8) {
+    kernels::QGemmQc8w(rows, n, k, x, k, st.packed[0].get(), bias, act, y, n, qws, nullptr);
+  } else {
+    kernels::SGemmPacked(rows, n, k, x, k, st.packed_f32.get(), bias, act, y, n, nullptr);
+  }
+}
+
+struct ChainRun {
+  const ConvChain* ch;
+  uint8_t* ws;
+};
+
+void ChainBand(void* arg, size_t band) {
+  const auto* run = static_cast<const ChainRun*>(arg);
+  const ConvChain& ch = *run->ch;
+  uint8_t* ws = run->ws + band * ch.band_bytes;
+  float* ebuf = reinterpret_cast<float*>(ws + ch.e_off);
+  float* dbuf = reinterpret_cast<float*>(ws + ch.d_off);
+  void* qws = ws + ch.q_off;
+  const kernels::DwConv2dShape& d = ch.pb.dws;
+  const float* x = (ch.a ? ch.a : ch.b)->in[0]->as<float>();
+  float* y = (ch.c ? ch.c : ch.b)->out[0]->as<float>();
+  const float* dw_bias = ch.b->has_input(2) ? ch.b->in[2]->as<float>() : nullptr;
+  const size_t r_begin = band * ch.oh / ch.bands, r_end = (band + 1) * ch.oh / ch.bands;
+  const size_t span = (d.k_h - 1) * d.dil_h + 1;
+  for (size_t n = 0; n < ch.batch; ++n) {
+    const float* xn = x + n * ch.h * ch.w * ch.cin;
+    float* yn = y + n * ch.oh * ch.ow * ch.cout;
+    size_t e0 = 0, e1 = 0;  // input rows [e0, e1) held in ebuf
+    for (size_t r0 = r_begin; r0 < r_end; r0 += ch.chunk) {
+      const size_t r1 = std::min(r0 + ch.chunk, r_end);
+      // Input rows of output rows [r0, r1), clipped to the image (PlanConvChain: never empty).
+      const size_t top = r0 * d.stride_h, last = (r1 - 1) * d.stride_h + span;  // + pad_top
+      const size_t i0 = top > d.pad_top ? top - d.pad_top : 0;
+      const size_t i1 = std::min(ch.h, last > d.pad_top ? last - d.pad_top : 0);
+      const float* rows = xn + i0 * ch.w * ch.cin;
+      if (ch.a) {
+        size_t have = 0;
+        if (e1 > i0 && i0 >= e0) {  // keep rows [i0, e1) computed for the previous chunk
+          have = e1 - i0;
+          std::memmove(ebuf, ebuf + (i0 - e0) * ch.w * ch.ce, have * ch.w * ch.ce * sizeof(float));
+        }
+        const size_t todo = i1 - i0 - have;
+        ChainPointwise(ch.pa, *ch.sa, *ch.a, ch.act_a, todo * ch.w, xn + (i0 + have) * ch.w * ch.cin,
+                       ebuf + have * ch.w * ch.ce, qws);
+        e0 = i0;
+        e1 = i1;
+        rows = ebuf;
+      }
+      // The depthwise stage on rows [i0, i1) as an image of its own: output row r0 + j reads
+      // rows from j * stride - pad' with pad' = i0 + pad_top - r0 * stride.
+      kernels::DwConv2dShape sub = d;
+      sub.in_h = i1 - i0;
+      sub.out_h = r1 - r0;
+      sub.pad_top = i0 + d.pad_top - top;
+      float* dout = ch.c ? dbuf : yn + r0 * ch.ow * ch.ce;
+      kernels::DwConv2dNhwcF32(sub, ch.ce, rows, ch.sb->dw_hwc.data(), dw_bias, ch.act_b, dout, 0, r1 - r0);
+      if (ch.c) {
+        ChainPointwise(ch.pc, *ch.sc, *ch.c, ch.act_c, (r1 - r0) * ch.ow, dbuf, yn + r0 * ch.ow * ch.cout, qws);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<ConvChain> PlanConvChain(const OpContext* expand, const OpContext& dw, const OpContext* project,
+                                         size_t threads) {
+  if (expand == nullptr && project == nullptr) return nullptr;
+  for (const OpContext* o : {expand, &dw, project}) {
+    if (o != nullptr && (o->op->type() != OpType::CONV || o->in[0]->rank() != 4)) return nullptr;
+  }
+  auto ch = std::make_shared<ConvChain>();
+  ch->a = expand;
+  ch->b = &dw;
+  ch->c = project;
+  absl::StatusOr<ConvPlan> pb = PlanConv(dw);
+  if (!pb.ok()) return nullptr;
+  ch->pb = *pb;
+  ch->sb = static_cast<const ConvState*>(dw.prepared);
+  const ConvPlan& b = ch->pb;
+  if (ch->sb == nullptr || !b.dw2d || b.m != b.c || ch->sb->dw_hwc.empty() || !dw.in[0]->channels_last ||
+      !dw.out[0]->channels_last) {
+    return nullptr;
+  }
+  const kernels::DwConv2dShape& d = b.dws;
+  const size_t span = (d.k_h - 1) * d.dil_h + 1;
+  // Every output row must read at least one real input row (true for any sane padding).
+  if (d.in_h == 0 || d.out_h == 0 || d.out_w == 0 || span <= d.pad_top ||
+      (d.out_h - 1) * d.stride_h >= d.in_h + d.pad_top) {
+    return nullptr;
+  }
+  ch->batch = static_cast<size_t>(b.n);
+  ch->h = d.in_h;
+  ch->w = d.in_w;
+  ch->oh = d.out_h;
+  ch->ow = d.out_w;
+  ch->ce = static_cast<size_t>(b.c);
+  ch->cin = ch->cout = ch->ce;
+  ch->act_b = ToKernelActivation(dw.options<fb::ConvOptions>()->fused_activation());
+  if (expand) {
+    absl::StatusOr<ConvPlan> pa = PlanConv(*expand);
+    if (!pa.ok()) return nullptr;
+    ch->pa = *pa;
+    ch->sa = static_cast<const ConvState*>(expand->prepared);
+    if (!ChainPointwiseOk(*expand, ch->pa, ch->sa) || expand->out[0] != dw.in[0] || ch->pa.m != b.c ||
+        ch->pa.n != b.n) {
+      return nullptr;
+    }
+    ch->cin = static_cast<size_t>(ch->pa.c);
+    ch->act_a = ToKernelActivation(expand->options<fb::ConvOptions>()->fused_activation());
+  }
+  if (project) {
+    absl::StatusOr<ConvPlan> pc = PlanConv(*project);
+    if (!pc.ok()) return nullptr;
+    ch->pc = *pc;
+    ch->sc = static_cast<const ConvState*>(project->prepared);
+    if (!ChainPointwiseOk(*project, ch->pc, ch->sc) || project->in[0] != dw.out[0] || ch->pc.c != b.m) return nullptr;
+    ch->cout = static_cast<size_t>(ch->pc.m);
+    ch->act_c = ToKernelActivation(project->options<fb::ConvOptions>()->fused_activation());
+  }
+  // One band per thread, unless neighbouring bands would recompute too many expand rows.
+  ch->bands = std::max<size_t>(1, std::min(threads, ch->oh));
+  if (ch->bands > 1 && expand) {
+    const size_t overlap = span > d.stride_h ? span - d.stride_h : 0;
+    if (static_cast<double>((ch->bands - 1) * overlap) > kChainMaxHalo * static_cast<double>(ch->h)) return nullptr;
+  }
+  // Output rows per chunk: the chunk's expand rows and depthwise rows within kChainChunkBytes.
+  const size_t e_row = expand ? ch->w * ch->ce * sizeof(float) : 0;
+  const size_t d_row = project ? ch->ow * ch->ce * sizeof(float) : 0;
+  const size_t per_row = d.stride_h * e_row + d_row;
+  const size_t fixed = span * e_row;
+  ch->chunk = per_row == 0 || fixed >= kChainChunkBytes ? 1 : std::max<size_t>(1, (kChainChunkBytes - fixed) / per_row);
+  ch->chunk = std::min(ch->chunk, ch->oh);
+  ch->e_rows = expand ? std::min(ch->h, (ch->chunk - 1) * d.stride_h + span) : 0;
+  size_t q = 0;
+  if (expand && ch->sa->i8) q = kernels::QGemmWorkspaceBytes(ch->e_rows * ch->w, ch->cin, 1);
+  if (project && ch->sc->i8) q = std::max(q, kernels::QGemmWorkspaceBytes(ch->chunk * ch->ow, ch->ce, 1));
+  ch->e_off = 0;
+  ch->d_off = AlignUp(ch->e_rows * e_row, 64);
+  ch->q_off = ch->d_off + AlignUp(ch->chunk * d_row, 64);
+  ch->band_bytes = ch->q_off + AlignUp(q, 64);
+  return ch;
+}
+
+size_t ConvChainLength(const ConvChain& ch) { return (ch.a ? 1 : 0) + 1 + (ch.c ? 1 : 0); }
+size_t ConvChainWorkspaceBytes(const ConvChain& ch) { return ch.bands * ch.band_bytes; }
+
+void RunConvChain(const ConvChain& ch, void* workspace, pthreadpool_t pool) {
+  ChainRun run{&ch, static_cast<uint8_t*>(workspace)};
+  pthreadpool_parallelize_1d(pool, ChainBand, &run, ch.bands, 0);
+}
+
+namespace {
+
 // ---- ConvTranspose (direct scatter; F32) ----
 // x [N, C, ...], W [C, M/group, k...], y [N, M, ...].
 struct ConvTPlan {

@@ -122,6 +122,18 @@ struct ConvLayoutCaps {
   bool in_ok = false, out_ok = false, tied = false;
 };
 ConvLayoutCaps ConvChannelsLastCaps(const OpContext& ctx);
+// A chain of Convs run as one parallel region (conv.cc): [pointwise ->] depthwise [-> pointwise],
+// consecutive ops whose intermediate outputs only the next op reads, all channels-last. Output
+// rows go to threads in bands; each band runs every stage on L2-sized chunks of rows. Results
+// are bit for bit those of the ops run one by one.
+struct ConvChain;
+// nullptr when the ops do not form a chain conv.cc fuses (they then run one by one). `expand` or
+// `project` may be null, not both; `threads`: the pool's thread count.
+std::shared_ptr<ConvChain> PlanConvChain(const OpContext* expand, const OpContext& dw, const OpContext* project,
+                                         size_t threads);
+size_t ConvChainLength(const ConvChain& chain);          // ops in the chain, 2 or 3
+size_t ConvChainWorkspaceBytes(const ConvChain& chain);  // 64-byte aligned workspace for a run
+void RunConvChain(const ConvChain& chain, void* workspace, pthreadpool_t pool);
 // The kernels' activation for a fused fb::Activation; elementwise.cc.
 kernels::Activation ToKernelActivation(fb::Activation a);
 
