@@ -1,16 +1,18 @@
 // ISA selection: (variants built) ∩ (CPU features), highest wins, chosen once; EDGERT_ISA lowers
 // it; ForceIsa changes it (tests, benchmarks) but never to a variant the CPU cannot run.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
+#include <cpuinfo.h>
+
 #include "edgert/kernels/internal.h"
 
 #if defined(EDGERT_KERNELS_X86)
 #include <cpuid.h>
-#include <cpuinfo.h>
 
 #include "ukernels_x86.h"
 #endif
@@ -195,6 +197,19 @@ bool ForceIsa(Isa isa) {
   if (!IsaBuilt(isa) || !IsaSupportedByCpu(isa) || !QGemmConfigFor(isa)) return false;
   CurrentIsaSlot().store(static_cast<int>(isa));
   return true;
+}
+
+size_t L2CacheBytes() {
+  static const size_t bytes = [] {
+    size_t r = size_t{512} << 10;
+    if (cpuinfo_initialize() && cpuinfo_get_l2_caches_count() > 0) {
+      const cpuinfo_cache* l2 = cpuinfo_get_l2_cache(0);
+      const size_t share = l2->processor_count > 0 ? l2->processor_count : 1;
+      if (l2->size > 0) r = std::max<size_t>(size_t{64} << 10, l2->size / share);
+    }
+    return r;
+  }();
+  return bytes;
 }
 
 Isa ActiveIsa() { return static_cast<Isa>(CurrentIsaSlot().load(std::memory_order_relaxed)); }

@@ -504,9 +504,15 @@ std::string Session::ProfileReport() const {
     const size_t i = order[j];
     const fb::Operator& op = model_.op(static_cast<int>(i));
     const OpContext& ctx = contexts_[i];
-    const std::string shape = ctx.out.empty() ? std::string("-") : ShapeString(ctx.out[0]->shape);
+    std::string shape = ctx.out.empty() ? std::string("-") : ShapeString(ctx.out[0]->shape);
+    std::string name = op.name() ? op.name()->str() : std::string();
+    if (i < chain_at_.size() && chain_at_[i] >= 0) {  // a Conv chain's time, on its first op
+      const PlannedChain& c = chains_[static_cast<size_t>(chain_at_[i])];
+      name += absl::StrFormat(" +%d chained", c.last - c.first);
+      shape = ShapeString(contexts_[static_cast<size_t>(c.last)].out[0]->shape);
+    }
     absl::StrAppend(&r, absl::StrFormat("  %4d %-18s %-40s %-18s %10.4f ms %6.1f%%\n", static_cast<int>(i),
-                                        OpTypeName(op.type()), op.name() ? op.name()->str() : std::string(), shape,
+                                        OpTypeName(op.type()), name, shape,
                                         static_cast<double>(op_ns_[i]) / runs / 1e6,
                                         100.0 * static_cast<double>(op_ns_[i]) / tot));
   }

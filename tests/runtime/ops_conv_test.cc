@@ -248,6 +248,87 @@ TEST_P(ConvChannelsLast, ChainMatchesNchwAndIsDeterministic) {
 INSTANTIATE_TEST_SUITE_P(Weights, ConvChannelsLast, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "I8" : "F32"; });
 
+// Fused Conv chains (ops/op.h ConvChain): [1x1 expand ->] depthwise [-> 1x1 project], run as one
+// parallel region on bands and L2-sized chunks of rows, must give exactly the bits of the ops
+// run one by one, for any thread count. A 3x3 stem makes the chain's input channels-last; a 1x1
+// tail (the graph output, NCHW) reads the chain's output.
+struct ChainCase {
+  const char* name;
+  int64_t n, c, h, w;  // chain input
+  int64_t ce, k;       // depthwise channels and kernel
+  int stride;
+  bool expand, project;
+};
+
+class ConvChainTest : public ::testing::TestWithParam<std::tuple<ChainCase, bool>> {};
+
+TEST_P(ConvChainTest, BitsEqualUnfusedAtAnyThreadCount) {
+  const ChainCase& cc = std::get<0>(GetParam());
+  const bool i8 = std::get<1>(GetParam());
+  const auto relu6 = fb::Activation::RELU6, none = fb::Activation::NONE;
+  const int64_t p = cc.k / 2, oh = (cc.h + 2 * p - cc.k) / cc.stride + 1, ow = (cc.w + 2 * p - cc.k) / cc.stride + 1;
+  ModelBuilder b;
+  const int x = b.Input("x", fb::DType::F32, {cc.n, 3, cc.h, cc.w});
+  const int s = AddConv(b, "stem", x, i8, cc.c, 3, 3, 1, 1, relu6, {cc.n, cc.c, cc.h, cc.w}, 11);
+  const int e = cc.expand ? AddConv(b, "expand", s, i8, cc.ce, cc.c, 1, 1, 1, relu6, {cc.n, cc.ce, cc.h, cc.w}, 12) : s;
+  const int d = AddConv(b, "dw", e, i8, cc.ce, 1, cc.k, cc.stride, static_cast<int>(cc.ce), relu6,
+                        {cc.n, cc.ce, oh, ow}, 13);
+  int y;
+  if (cc.project) {
+    y = AddConv(b, "project", d, i8, 24, cc.ce, 1, 1, 1, none, {cc.n, 24, oh, ow}, 14);
+  } else {  // the depthwise output read twice: no project stage
+    const int t1 = AddConv(b, "t1", d, i8, 24, cc.ce, 1, 1, 1, none, {cc.n, 24, oh, ow}, 15);
+    const int t2 = AddConv(b, "t2", d, i8, 24, cc.ce, 1, 1, 1, none, {cc.n, 24, oh, ow}, 16);
+    y = b.Tensor("sum", fb::DType::F32, {cc.n, 24, oh, ow});
+    b.Op(fb::OpType::ADD, {t1, t2}, {y});
+  }
+  const int out = AddConv(b, "tail", y, i8, 5, 24, 1, 1, 1, none, {cc.n, 5, oh, ow}, 17);
+  b.Output(out);
+  const auto in = F32({cc.n, 3, cc.h, cc.w}, Random(static_cast<size_t>(cc.n * 3 * cc.h * cc.w), 19));
+  SessionOptions off;
+  off.fuse_conv_chains = false;
+  Runner plain(b, 1, off);
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  auto want = plain.Run({in});
+  ASSERT_TRUE(want.ok()) << want.status();
+  EXPECT_EQ(plain.session()->num_conv_chains(), 0u);
+  for (int threads : {1, 2, 3}) {
+    Runner r(b, threads);
+    ASSERT_TRUE(r.ok()) << r.error();
+    auto got = r.Run({in});
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(r.session()->num_conv_chains(), 1u) << "threads " << threads;
+    // One thread: the whole chain. More: the expand stage may stay apart when bands would
+    // recompute too many of its rows (kChainMaxHalo).
+    const size_t full = 1 + (cc.expand ? 1 : 0) + (cc.project ? 1 : 0);
+    if (threads == 1) {
+      EXPECT_EQ(r.session()->num_chained_ops(), full);
+    }
+    EXPECT_EQ((*got)[0].shape, (*want)[0].shape);
+    EXPECT_EQ((*got)[0].f32(), (*want)[0].f32()) << "threads " << threads;
+    // A second run on the same plan (workspaces reused) gives the same bits.
+    auto again = r.Run({in});
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ((*again)[0].f32(), (*want)[0].f32()) << "threads " << threads;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ConvChainTest,
+    ::testing::Combine(::testing::Values(ChainCase{"expand3x3", 1, 16, 40, 36, 96, 3, 1, true, true},
+                                         ChainCase{"expand5x5s2", 1, 16, 37, 29, 64, 5, 2, true, true},
+                                         ChainCase{"batch2s2", 2, 8, 20, 18, 48, 3, 2, true, true},
+                                         ChainCase{"noexpand", 1, 32, 30, 30, 32, 3, 1, false, true},
+                                         ChainCase{"noproject", 1, 16, 40, 20, 64, 3, 1, true, false},
+                                         // Rows of 64-96 KB: several chunks per band, rows kept
+                                         // between chunks (stride 1 and 2).
+                                         ChainCase{"chunks3x3", 1, 24, 24, 64, 384, 3, 1, true, true},
+                                         ChainCase{"chunks5x5s2", 1, 16, 33, 64, 256, 5, 2, true, true}),
+                       ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<ChainCase, bool>>& i) {
+      return std::string(std::get<0>(i.param).name) + (std::get<1>(i.param) ? "_I8" : "_F32");
+    });
+
 TEST(Conv, FusedRelu6) {
   ModelBuilder b;
   int x = b.Input("x", fb::DType::F32, {1, 1, 3, 3});

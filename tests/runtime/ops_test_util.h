@@ -32,7 +32,7 @@ inline HostTensor I64(Shape s, const std::vector<int64_t>& v) {
 
 class Runner {
  public:
-  explicit Runner(test::ModelBuilder& b, int threads = 1) {
+  explicit Runner(test::ModelBuilder& b, int threads = 1, SessionOptions o = SessionOptions()) {
     bytes_ = b.Build();
     buf_.resize(bytes_.size() + 64);
     uint8_t* p = reinterpret_cast<uint8_t*>(AlignUp(reinterpret_cast<uintptr_t>(buf_.data()), 64));
@@ -40,7 +40,6 @@ class Runner {
     auto m = Model::LoadMemory(p, bytes_.size(), "test.efb");
     if (!m.ok()) { status_ = m.status(); return; }
     model_ = std::move(*m);
-    SessionOptions o;
     o.num_threads = threads;
     auto s = Session::Create(*model_, o);
     if (!s.ok()) { status_ = s.status(); return; }

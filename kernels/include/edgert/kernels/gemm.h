@@ -38,6 +38,9 @@ bool IsaSupportedByCpu(Isa isa);
 bool ForceIsa(Isa isa);
 // The variant subsequent calls use: SelectedIsa(), or the last ForceIsa().
 Isa ActiveIsa();
+// L2 cache bytes one core can count on (cpuinfo; a shared L2 divided by the cores sharing it;
+// 512 KiB when unknown). For sizing blocks of work meant to stay in L2.
+size_t L2CacheBytes();
 
 // ---- packing (done once per model at load time) ----
 size_t PackedQc8wBytes(size_t n, size_t k);
