@@ -64,6 +64,8 @@ void EfbSeeds() {
   Efb("attention", AttentionModel().Build());
   Efb("residual_layer_norm", ResidualLayerNormModel(false).Build());
   Efb("residual_layer_norm_bcast", ResidualLayerNormModel(true).Build());
+  Efb("conv_chain_f32", ConvChainModel(WeightType::kF32).Build(), std::string("\x02\x07\x08\x01", 4));
+  Efb("conv_chain_i8", ConvChainModel(WeightType::kI8).Build(), std::string("\x02\x05\x06\x03", 4));
   int k = 0;
   for (fb::OpType op : {fb::OpType::TILE, fb::OpType::EXPAND, fb::OpType::CONSTANT_OF_SHAPE, fb::OpType::RANGE,
                         fb::OpType::RESHAPE}) {

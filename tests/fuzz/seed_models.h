@@ -155,6 +155,45 @@ inline ModelBuilder AttentionModel() {
   return b;
 }
 
+// CONV with weights [m, cg, k, k] (F32 or I8 per channel), bias, pads k/2, fused Relu6 or none.
+inline int ConvSeedOp(ModelBuilder& b, const std::string& name, int x, WeightType wt, int m, int cg, int k, int stride,
+                      int group, bool relu6, const std::vector<D>& out_dims, std::mt19937& rng) {
+  const int w = FcWeight(b, name + "_w", wt, m, cg * k * k, 32, rng);
+  b.tensor(w).shape.resize(2);
+  for (int d : {k, k}) {
+    auto dim = std::make_unique<fb::DimT>();
+    dim->value = d;
+    b.tensor(w).shape.push_back(std::move(dim));
+  }
+  b.tensor(w).shape[1]->value = cg;
+  std::vector<float> bias(static_cast<size_t>(m));
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = 0.1f * static_cast<float>(static_cast<int>(i % 7) - 3);
+  const int bi = b.ConstF32(name + "_b", {m}, bias);
+  const int y = b.Tensor(name, fb::DType::F32, out_dims);
+  fb::ConvOptionsT o;
+  o.group = group;
+  o.strides = {stride, stride};
+  o.pads = {k / 2, k / 2, k / 2, k / 2};
+  o.fused_activation = relu6 ? fb::Activation::RELU6 : fb::Activation::NONE;
+  b.Op(fb::OpType::CONV, {x, w, bi}, {y}, ModelBuilder::Opt(o), name);
+  return y;
+}
+
+// A MobileNet/EfficientNet block on an image of dynamic size: 3x3 stem -> 1x1 expand -> 3x3/2
+// depthwise -> 1x1 project -> 1x1 head (the output). The runtime runs expand -> depthwise ->
+// project as one Conv chain (ops/op.h ConvChain).
+inline ModelBuilder ConvChainModel(WeightType wt) {
+  ModelBuilder b;
+  std::mt19937 rng(7);
+  const int x = b.Input("image", fb::DType::F32, {1, 3, "h", "w"});
+  const int s = ConvSeedOp(b, "stem", x, wt, 8, 3, 3, 1, 1, true, {1, 8, "h", "w"}, rng);
+  const int e = ConvSeedOp(b, "expand", s, wt, 24, 8, 1, 1, 1, true, {1, 24, "h", "w"}, rng);
+  const int d = ConvSeedOp(b, "dw", e, wt, 24, 1, 3, 2, 24, true, {1, 24, "oh", "ow"}, rng);
+  const int p = ConvSeedOp(b, "project", d, wt, 8, 24, 1, 1, 1, false, {1, 8, "oh", "ow"}, rng);
+  b.Output(ConvSeedOp(b, "head", p, wt, 4, 8, 1, 1, 1, false, {1, 4, "oh", "ow"}, rng));
+  return b;
+}
+
 // table[10, 8] gathered by ids[batch, seq] (i64, may be out of range at run time).
 inline ModelBuilder GatherModel() {
   ModelBuilder b;

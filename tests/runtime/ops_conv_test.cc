@@ -250,14 +250,16 @@ INSTANTIATE_TEST_SUITE_P(Weights, ConvChannelsLast, ::testing::Values(false, tru
 
 // Fused Conv chains (ops/op.h ConvChain): [1x1 expand ->] depthwise [-> 1x1 project], run as one
 // parallel region on bands and L2-sized chunks of rows, must give exactly the bits of the ops
-// run one by one, for any thread count. A 3x3 stem makes the chain's input channels-last; a 1x1
-// tail (the graph output, NCHW) reads the chain's output.
+// run one by one, for any thread count. A 3x3 stem reads the NCHW input; a 1x1 tail (the graph
+// output, NCHW) reads the chain's output. Without the 1x1 expand, the stem itself is the expand
+// stage (im2col rows of the NCHW input), unless an Add sits between it and the depthwise.
 struct ChainCase {
   const char* name;
-  int64_t n, c, h, w;  // chain input
+  int64_t n, c, h, w;  // stem output
   int64_t ce, k;       // depthwise channels and kernel
   int stride;
   bool expand, project;
+  bool add = false;  // without expand: stem -> Add(s, s) -> depthwise, so no expand stage
 };
 
 class ConvChainTest : public ::testing::TestWithParam<std::tuple<ChainCase, bool>> {};
@@ -270,7 +272,13 @@ TEST_P(ConvChainTest, BitsEqualUnfusedAtAnyThreadCount) {
   ModelBuilder b;
   const int x = b.Input("x", fb::DType::F32, {cc.n, 3, cc.h, cc.w});
   const int s = AddConv(b, "stem", x, i8, cc.c, 3, 3, 1, 1, relu6, {cc.n, cc.c, cc.h, cc.w}, 11);
-  const int e = cc.expand ? AddConv(b, "expand", s, i8, cc.ce, cc.c, 1, 1, 1, relu6, {cc.n, cc.ce, cc.h, cc.w}, 12) : s;
+  int e = s;
+  if (cc.expand) {
+    e = AddConv(b, "expand", s, i8, cc.ce, cc.c, 1, 1, 1, relu6, {cc.n, cc.ce, cc.h, cc.w}, 12);
+  } else if (cc.add) {
+    e = b.Tensor("twice", fb::DType::F32, {cc.n, cc.c, cc.h, cc.w});
+    b.Op(fb::OpType::ADD, {s, s}, {e});
+  }
   const int d = AddConv(b, "dw", e, i8, cc.ce, 1, cc.k, cc.stride, static_cast<int>(cc.ce), relu6,
                         {cc.n, cc.ce, oh, ow}, 13);
   int y;
@@ -300,7 +308,7 @@ TEST_P(ConvChainTest, BitsEqualUnfusedAtAnyThreadCount) {
     EXPECT_EQ(r.session()->num_conv_chains(), 1u) << "threads " << threads;
     // One thread: the whole chain. More: the expand stage may stay apart when bands would
     // recompute too many of its rows (kChainMaxHalo).
-    const size_t full = 1 + (cc.expand ? 1 : 0) + (cc.project ? 1 : 0);
+    const size_t full = 1 + (cc.add ? 0 : 1) + (cc.project ? 1 : 0);
     if (threads == 1) {
       EXPECT_EQ(r.session()->num_chained_ops(), full);
     }
@@ -318,7 +326,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(ChainCase{"expand3x3", 1, 16, 40, 36, 96, 3, 1, true, true},
                                          ChainCase{"expand5x5s2", 1, 16, 37, 29, 64, 5, 2, true, true},
                                          ChainCase{"batch2s2", 2, 8, 20, 18, 48, 3, 2, true, true},
-                                         ChainCase{"noexpand", 1, 32, 30, 30, 32, 3, 1, false, true},
+                                         ChainCase{"stem", 1, 32, 30, 30, 32, 3, 1, false, true},
+                                         ChainCase{"stems2", 2, 16, 23, 30, 16, 5, 2, false, true},
+                                         ChainCase{"noexpand", 1, 32, 30, 30, 32, 3, 1, false, true, true},
                                          ChainCase{"noproject", 1, 16, 40, 20, 64, 3, 1, true, false},
                                          // Rows of 64-96 KB: several chunks per band, rows kept
                                          // between chunks (stride 1 and 2).

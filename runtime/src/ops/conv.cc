@@ -234,7 +234,8 @@ void Im2Col(const float* x, int64_t channels, const Geom& g, float* col, pthread
 }
 
 // im2col straight into the GEMM's rows: a[p][r] for output positions p of output rows
-// [row_begin, row_end) (a row = one (od, oh)), r = (c, kd, kh, kw), `channels` input channels.
+// [row_begin, row_end) (a row = one (od, oh)), r = (c, kd, kh, kw), `channels` input channels;
+// `a` holds the positions of row_begin onwards.
 // Interior positions (every kw inside the input row) copy without tests; only the border ones
 // test each tap. Replaces im2col + transpose for NCHW inputs (the stem conv).
 void Im2ColRows(const float* x, int64_t channels, const Geom& g, int64_t row_begin, int64_t row_end, float* a) {
@@ -247,7 +248,7 @@ void Im2ColRows(const float* x, int64_t channels, const Geom& g, int64_t row_beg
   lo = std::min(lo, hi);
   for (int64_t row = row_begin; row < row_end; ++row) {
     const int64_t od = row / g.out[1], oh = row % g.out[1];
-    float* arow = a + row * ow_n * kc;
+    float* arow = a + (row - row_begin) * ow_n * kc;
     int64_t r = 0;
     for (int64_t c = 0; c < channels; ++c) {
       const float* xc = x + c * g.in_size();
@@ -299,7 +300,9 @@ struct Im2ColRowsTask {
 
 void Im2ColRowsRange(void* p, size_t start, size_t count) {
   const auto* t = static_cast<const Im2ColRowsTask*>(p);
-  Im2ColRows(t->x, t->channels, *t->g, static_cast<int64_t>(start), static_cast<int64_t>(start + count), t->a);
+  const int64_t kc = t->channels * t->g->k_size();
+  Im2ColRows(t->x, t->channels, *t->g, static_cast<int64_t>(start), static_cast<int64_t>(start + count),
+             t->a + static_cast<int64_t>(start) * t->g->out[2] * kc);
 }
 
 void Im2ColRows(const float* x, int64_t channels, const Geom& g, float* a, pthreadpool_t pool) {
@@ -556,9 +559,16 @@ absl::StatusOr<ConvPlan> PlanConv(const OpContext& ctx) {
     // strides, dilations or pads most of it is padding the kernel never reads (fuzz_efb: a
     // 64 MiB plane zeroed per channel took minutes). Such convolutions take the direct
     // per-channel loop instead, whose work is proportional to the output.
+    // Likewise when most (output, tap) pairs land in the padding (a 3x3587 kernel striding over
+    // a 7x5 input, fuzz_efb: 350 ms of zeros): the planar kernel visits every pair, the direct
+    // loop only the taps' valid ranges. An input pixel is read by at most ceil(span / stride)
+    // outputs along each axis, one tap each.
     const size_t plane = p.dw_scratch_bytes / sizeof(float);
     const size_t work = d.out_h * d.out_w * d.k_h * d.k_w + d.in_h * d.in_w;
-    if (plane > 4 * work + 65536) {
+    const size_t reads_h = std::min(d.k_h, ((d.k_h - 1) * d.dil_h + d.stride_h) / d.stride_h);
+    const size_t reads_w = std::min(d.k_w, ((d.k_w - 1) * d.dil_w + d.stride_w) / d.stride_w);
+    const size_t hits = d.in_h * d.in_w * reads_h * reads_w;
+    if (plane > 4 * work + 65536 || work > 8 * hits + 65536) {
       p.dw2d = false;
       p.dw_tasks = 1;
       p.dw_scratch_bytes = p.q_bytes = 0;
@@ -842,7 +852,9 @@ struct ConvChain {
   size_t cin = 0, ce = 0, cout = 0;  // chain input, depthwise and chain output channels
   size_t bands = 1, chunk = 1;       // output rows per chunk
   size_t e_rows = 0;                 // capacity of the expand buffer in input rows
-  size_t e_off = 0, d_off = 0, q_off = 0, band_bytes = 0;
+  bool a_im2col = false;             // expand is a KxK conv on an NCHW input: im2col rows first
+  size_t a_k = 0, a_in_plane = 0;    // expand GEMM depth; expand input floats per batch item
+  size_t e_off = 0, d_off = 0, q_off = 0, col_off = 0, band_bytes = 0;
 };
 
 namespace {
@@ -853,16 +865,22 @@ size_t ChainChunkBytes() { return std::max<size_t>(size_t{64} << 10, kernels::L2
 // Most extra expand work (rows computed by two bands) a threaded chain may cost, as a fraction.
 constexpr double kChainMaxHalo = 0.15;
 
-bool ChainPointwiseOk(const OpContext& ctx, const ConvPlan& p, const ConvState* st) {
-  if (st == nullptr || p.group != 1 || p.depthwise || !p.g.pointwise() || p.g.nsp != 2) return false;
-  if (ctx.input_prequantized || !ctx.in[0]->channels_last || !ctx.out[0]->channels_last) return false;
-  return st->i8 ? st->packed.size() == 1 : static_cast<bool>(st->packed_f32);
+// A group-1 2-D Conv with packed weights writing channels-last: a 1x1 conv reading channels-last
+// rows, or (`im2col` non-null: the expand stage only) any kernel reading an NCHW input (a stem).
+bool ChainGemmOk(const OpContext& ctx, const ConvPlan& p, const ConvState* st, bool* im2col) {
+  if (st == nullptr || p.group != 1 || p.depthwise || p.g.nsp != 2) return false;
+  if (ctx.input_prequantized || !ctx.out[0]->channels_last) return false;
+  if (!(st->i8 ? st->packed.size() == 1 : static_cast<bool>(st->packed_f32))) return false;
+  if (p.g.pointwise() && ctx.in[0]->channels_last) return true;
+  if (im2col == nullptr || ctx.in[0]->channels_last) return false;
+  *im2col = true;
+  return true;
 }
 
-// rows x (k -> n) pointwise conv on channels-last rows, on the calling thread.
-void ChainPointwise(const ConvPlan& p, const ConvState& st, const OpContext& ctx, kernels::Activation act,
-                    size_t rows, const float* x, float* y, void* qws) {
-  const size_t k = static_cast<size_t>(p.c), n = static_cast<size_t>(p.m);
+// rows x (k -> n) GEMM-based conv on the calling thread: A rows of k floats, channels-last out.
+void ChainGemm(const ConvPlan& p, const ConvState& st, const OpContext& ctx, kernels::Activation act,
+               size_t rows, const float* x, float* y, void* qws) {
+  const size_t k = static_cast<size_t>(p.cg * p.g.k_size()), n = static_cast<size_t>(p.m);
   const float* bias = ctx.has_input(2) ? ctx.in[2]->as<float>() : nullptr;
   if (st.i8) {
     kernels::QGemmQc8w(rows, n, k, x, k, st.packed[0].get(), bias, act, y, n, qws, nullptr);
@@ -883,6 +901,7 @@ void ChainBand(void* arg, size_t band) {
   float* ebuf = reinterpret_cast<float*>(ws + ch.e_off);
   float* dbuf = reinterpret_cast<float*>(ws + ch.d_off);
   void* qws = ws + ch.q_off;
+  float* col = reinterpret_cast<float*>(ws + ch.col_off);
   const kernels::DwConv2dShape& d = ch.pb.dws;
   const float* x = (ch.a ? ch.a : ch.b)->in[0]->as<float>();
   float* y = (ch.c ? ch.c : ch.b)->out[0]->as<float>();
@@ -890,7 +909,7 @@ void ChainBand(void* arg, size_t band) {
   const size_t r_begin = band * ch.oh / ch.bands, r_end = (band + 1) * ch.oh / ch.bands;
   const size_t span = (d.k_h - 1) * d.dil_h + 1;
   for (size_t n = 0; n < ch.batch; ++n) {
-    const float* xn = x + n * ch.h * ch.w * ch.cin;
+    const float* xn = x + n * (ch.a ? ch.a_in_plane : ch.h * ch.w * ch.ce);
     float* yn = y + n * ch.oh * ch.ow * ch.cout;
     size_t e0 = 0, e1 = 0;  // input rows [e0, e1) held in ebuf
     for (size_t r0 = r_begin; r0 < r_end; r0 += ch.chunk) {
@@ -899,7 +918,7 @@ void ChainBand(void* arg, size_t band) {
       const size_t top = r0 * d.stride_h, last = (r1 - 1) * d.stride_h + span;  // + pad_top
       const size_t i0 = top > d.pad_top ? top - d.pad_top : 0;
       const size_t i1 = std::min(ch.h, last > d.pad_top ? last - d.pad_top : 0);
-      const float* rows = xn + i0 * ch.w * ch.cin;
+      const float* rows = xn + i0 * ch.w * ch.ce;
       if (ch.a) {
         size_t have = 0;
         if (e1 > i0 && i0 >= e0) {  // keep rows [i0, e1) computed for the previous chunk
@@ -907,8 +926,12 @@ void ChainBand(void* arg, size_t band) {
           std::memmove(ebuf, ebuf + (i0 - e0) * ch.w * ch.ce, have * ch.w * ch.ce * sizeof(float));
         }
         const size_t todo = i1 - i0 - have;
-        ChainPointwise(ch.pa, *ch.sa, *ch.a, ch.act_a, todo * ch.w, xn + (i0 + have) * ch.w * ch.cin,
-                       ebuf + have * ch.w * ch.ce, qws);
+        const float* ea = xn + (i0 + have) * ch.w * ch.cin;
+        if (ch.a_im2col && todo > 0) {
+          Im2ColRows(xn, ch.pa.c, ch.pa.g, static_cast<int64_t>(i0 + have), static_cast<int64_t>(i1), col);
+          ea = col;
+        }
+        ChainGemm(ch.pa, *ch.sa, *ch.a, ch.act_a, todo * ch.w, ea, ebuf + have * ch.w * ch.ce, qws);
         e0 = i0;
         e1 = i1;
         rows = ebuf;
@@ -922,7 +945,7 @@ void ChainBand(void* arg, size_t band) {
       float* dout = ch.c ? dbuf : yn + r0 * ch.ow * ch.ce;
       kernels::DwConv2dNhwcF32(sub, ch.ce, rows, ch.sb->dw_hwc.data(), dw_bias, ch.act_b, dout, 0, r1 - r0);
       if (ch.c) {
-        ChainPointwise(ch.pc, *ch.sc, *ch.c, ch.act_c, (r1 - r0) * ch.ow, dbuf, yn + r0 * ch.ow * ch.cout, qws);
+        ChainGemm(ch.pc, *ch.sc, *ch.c, ch.act_c, (r1 - r0) * ch.ow, dbuf, yn + r0 * ch.ow * ch.cout, qws);
       }
     }
   }
@@ -969,11 +992,13 @@ std::shared_ptr<ConvChain> PlanConvChain(const OpContext* expand, const OpContex
     if (!pa.ok()) return nullptr;
     ch->pa = *pa;
     ch->sa = static_cast<const ConvState*>(expand->prepared);
-    if (!ChainPointwiseOk(*expand, ch->pa, ch->sa) || expand->out[0] != dw.in[0] || ch->pa.m != b.c ||
+    if (!ChainGemmOk(*expand, ch->pa, ch->sa, &ch->a_im2col) || expand->out[0] != dw.in[0] || ch->pa.m != b.c ||
         ch->pa.n != b.n) {
       return nullptr;
     }
     ch->cin = static_cast<size_t>(ch->pa.c);
+    ch->a_k = static_cast<size_t>(ch->pa.cg * ch->pa.g.k_size());
+    ch->a_in_plane = static_cast<size_t>(ch->pa.c * ch->pa.g.in_size());
     ch->act_a = ToKernelActivation(expand->options<fb::ConvOptions>()->fused_activation());
   }
   if (project) {
@@ -981,7 +1006,7 @@ std::shared_ptr<ConvChain> PlanConvChain(const OpContext* expand, const OpContex
     if (!pc.ok()) return nullptr;
     ch->pc = *pc;
     ch->sc = static_cast<const ConvState*>(project->prepared);
-    if (!ChainPointwiseOk(*project, ch->pc, ch->sc) || project->in[0] != dw.out[0] || ch->pc.c != b.m) return nullptr;
+    if (!ChainGemmOk(*project, ch->pc, ch->sc, nullptr) || project->in[0] != dw.out[0] || ch->pc.c != b.m) return nullptr;
     ch->cout = static_cast<size_t>(ch->pc.m);
     ch->act_c = ToKernelActivation(project->options<fb::ConvOptions>()->fused_activation());
   }
@@ -993,19 +1018,21 @@ std::shared_ptr<ConvChain> PlanConvChain(const OpContext* expand, const OpContex
   }
   // Output rows per chunk: the chunk's expand rows and depthwise rows within ChainChunkBytes().
   const size_t e_row = expand ? ch->w * ch->ce * sizeof(float) : 0;
+  const size_t col_row = ch->a_im2col ? ch->w * ch->a_k * sizeof(float) : 0;  // im2col rows of one input row
   const size_t d_row = project ? ch->ow * ch->ce * sizeof(float) : 0;
-  const size_t per_row = d.stride_h * e_row + d_row;
-  const size_t fixed = span * e_row, budget = ChainChunkBytes();
+  const size_t per_row = d.stride_h * (e_row + col_row) + d_row;
+  const size_t fixed = span * (e_row + col_row), budget = ChainChunkBytes();
   ch->chunk = per_row == 0 || fixed >= budget ? 1 : std::max<size_t>(1, (budget - fixed) / per_row);
   ch->chunk = std::min(ch->chunk, ch->oh);
   ch->e_rows = expand ? std::min(ch->h, (ch->chunk - 1) * d.stride_h + span) : 0;
   size_t q = 0;
-  if (expand && ch->sa->i8) q = kernels::QGemmWorkspaceBytes(ch->e_rows * ch->w, ch->cin, 1);
+  if (expand && ch->sa->i8) q = kernels::QGemmWorkspaceBytes(ch->e_rows * ch->w, ch->a_k, 1);
   if (project && ch->sc->i8) q = std::max(q, kernels::QGemmWorkspaceBytes(ch->chunk * ch->ow, ch->ce, 1));
   ch->e_off = 0;
   ch->d_off = AlignUp(ch->e_rows * e_row, 64);
   ch->q_off = ch->d_off + AlignUp(ch->chunk * d_row, 64);
-  ch->band_bytes = ch->q_off + AlignUp(q, 64);
+  ch->col_off = ch->q_off + AlignUp(q, 64);
+  ch->band_bytes = ch->col_off + AlignUp(ch->e_rows * col_row, 64);
   return ch;
 }
 
