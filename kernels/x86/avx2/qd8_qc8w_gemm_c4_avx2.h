@@ -26,12 +26,15 @@ inline void Qc8wGemmYmm(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[s][r][0] = acc[s][r][1] = _mm256_setzero_si256();
   const __m256i ones = _mm256_set1_epi16(1);
   const size_t k4 = (k + 3) / 4;
+  // The next column tile's weights, a line per k step (QEpilogue::prefetch; M > 1 tiles only).
+  const char* pf = MR > 1 && ep->prefetch ? static_cast<const char*>(ep->prefetch) + 128 : nullptr;
   size_t s = 0;
   for (; s + kSets <= k4; s += kSets) {
     EDGERT_UNROLL for (int u = 0; u < kSets; ++u) {
       // Weight streaming (M = 1): software prefetch every line, 4 KiB ahead (measured better
       // than the hardware prefetcher alone on the benchmark machine).
       if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(w) + 64 * u + EDGERT_M1_PREFETCH_BYTES, EDGERT_M1_PREFETCH_HINT);
+      if (MR > 1 && pf != nullptr) _mm_prefetch(pf + 64 * (s + u), _MM_HINT_T0);
       const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * u));
       const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 64 * u + 32));
       EDGERT_UNROLL for (int r = 0; r < MR; ++r) {

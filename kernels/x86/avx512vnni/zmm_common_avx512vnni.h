@@ -182,9 +182,14 @@ inline void Qb4wGemmZmm(size_t mr, size_t nc, size_t k, size_t block, uint32_t f
 
 // The k loop of the two-panel qc8w tile over rows given by `ra` (RowAddr for full tiles,
 // RowPtrs for short ones).
-template <int MR, int NP, typename Rows>
-EDGERT_INLINE void Qc8wStepsZmm(size_t k4, const uint8_t* w, size_t pb, Rows ra, __m512i (&acc)[NP][MR]) {
+template <int MR, int NP, typename Rows, bool kPrefetch = false>
+EDGERT_INLINE void Qc8wStepsZmm(size_t k4, const uint8_t* w, size_t pb, Rows ra, __m512i (&acc)[NP][MR],
+                                const uint8_t* pf = nullptr) {
   for (size_t s = 0; s < k4; ++s) {
+    if constexpr (kPrefetch) {
+      EDGERT_UNROLL for (int j = 0; j < NP; ++j) _mm_prefetch(reinterpret_cast<const char*>(pf + j * pb), _MM_HINT_T0);
+      pf += 64;
+    }
     __m512i wv[NP];
     EDGERT_UNROLL for (int j = 0; j < NP; ++j) wv[j] = _mm512_loadu_si512(w + j * pb);
     w += 64;
@@ -210,7 +215,13 @@ inline void Qc8wGemmZmmNp(size_t mr, size_t nc, size_t k, const uint8_t* a, size
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) acc[j][r] = _mm512_setzero_si512();
   const size_t k4 = (k + 3) / 4;
   if (mr == static_cast<size_t>(MR)) {
-    Qc8wStepsZmm<MR, NP>(k4, w, pb, RowAddr<MR, uint8_t>(a, a_stride), acc);
+    if (ep->prefetch) {
+      // The next tile's weights (its panels' headers come with the first steps' lines).
+      const uint8_t* pf = static_cast<const uint8_t*>(ep->prefetch) + 128;
+      Qc8wStepsZmm<MR, NP, RowAddr<MR, uint8_t>, true>(k4, w, pb, RowAddr<MR, uint8_t>(a, a_stride), acc, pf);
+    } else {
+      Qc8wStepsZmm<MR, NP>(k4, w, pb, RowAddr<MR, uint8_t>(a, a_stride), acc);
+    }
   } else {
     Qc8wStepsZmm<MR, NP>(k4, w, pb, RowPtrs<MR, uint8_t>(a, a_stride, mr), acc);
   }

@@ -92,6 +92,9 @@ struct QEpilogue {
   // included). Saves the per-row activation pass over the tile (10% of EfficientNet INT8).
   bool clamp = false;
   float clamp_lo = 0.0f, clamp_hi = 0.0f;
+  // Packed weights of the next column tile (or null): the qc8w tiles with MR > 1 prefetch them a
+  // line per k step while they run, so the next tile does not stall on cold weights.
+  const void* prefetch = nullptr;
 };
 using Qc8wGemmFn = void (*)(size_t mr, size_t nc, size_t k, const uint8_t* a, size_t a_stride,
                             const QRowParams* rows, const void* panel, const QEpilogue* ep,
