@@ -353,9 +353,9 @@ void Session::AssignChannelsLast() {
   for (size_t t = 0; t < nt; ++t) values_[t].channels_last = cand[t] != 0;
 }
 
-// Finds the Conv chains (ops/op.h ConvChain) of the plan: a depthwise Conv with the pointwise
-// Conv just before it (whose output only it reads) and/or the one just after it (which alone
-// reads its output). The chain's intermediate tensors get no arena space; its workspace (per
+// Finds the Conv chains (ops/op.h ConvChain) of the plan: a depthwise Conv with the Conv just
+// before it (whose output only it reads; PlanConvChain decides whether it can be the expand
+// stage) and/or the one just after it (which alone reads its output). The chain's intermediate tensors get no arena space; its workspace (per
 // band expand and depthwise rows) is live over the chain's ops, as are its ops' own workspaces,
 // which it does not use (they get no space either).
 void Session::FindConvChains(std::vector<PlanRequest>& requests, std::vector<int>& request_tensor,
@@ -433,18 +433,21 @@ absl::Status Session::Run() {
   }
   if (!planned_) RETURN_IF_ERROR(Plan());
   const int nops = model_.num_ops();
+  using Clock = std::chrono::steady_clock;
+  auto record = [&](int i, Clock::time_point t0) {  // profile: the op's (or chain's) time
+    if (!options_.profile) return;
+    op_ns_.resize(static_cast<size_t>(nops), 0);
+    op_ns_[static_cast<size_t>(i)] +=
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  };
   for (int i = 0; i < nops; ++i) {
     if (folded_[static_cast<size_t>(i)]) continue;
     if (const int ci = chain_at_[static_cast<size_t>(i)]; ci >= 0) {
       const PlannedChain& pc = chains_[static_cast<size_t>(ci)];
       if (i != pc.first) continue;
-      const auto t0 = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+      const auto t0 = options_.profile ? Clock::now() : Clock::time_point();
       RunConvChain(*pc.chain, pc.workspace, pool_);
-      if (options_.profile) {
-        op_ns_.resize(static_cast<size_t>(nops), 0);
-        op_ns_[static_cast<size_t>(i)] += static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-      }
+      record(i, t0);
       continue;
     }
     OpContext& ctx = contexts_[static_cast<size_t>(i)];
@@ -454,14 +457,10 @@ absl::Status Session::Run() {
     for (const Value* v : ctx.out) all_empty &= v->num_elements() == 0;
     if (all_empty) continue;
     const OpDef* def = FindOp(ctx.op->type());
-    const auto t0 = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    const auto t0 = options_.profile ? Clock::now() : Clock::time_point();
     absl::Status st = def->run(ctx);
     if (!st.ok()) return absl::Status(st.code(), absl::StrCat(model_.label(), ": ", st.message()));
-    if (options_.profile) {
-      op_ns_.resize(static_cast<size_t>(nops), 0);
-      op_ns_[static_cast<size_t>(i)] += static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-    }
+    record(i, t0);
   }
   if (options_.profile) ++profile_runs_;
   ran_ = true;

@@ -829,7 +829,9 @@ absl::Status RunConv(OpContext& ctx) {
 
 }  // namespace
 
-// ---- Fused chains: [pointwise ->] depthwise [-> pointwise] (MobileNet / EfficientNet blocks) ----
+// ---- Fused chains: [expand ->] depthwise [-> pointwise] (MobileNet / EfficientNet blocks) ----
+// The expand stage is a 1x1 Conv on channels-last rows, or a KxK group-1 Conv on an NCHW input
+// (the stem) whose im2col rows each chunk builds first.
 // The planner (session.cc) hands over consecutive Convs whose intermediate outputs nothing else
 // reads. Output rows of the depthwise stage are split into one band per thread; each band runs
 // every stage on chunks of rows sized to stay in L2: the expand GEMM computes the chunk's input
@@ -839,7 +841,7 @@ absl::Status RunConv(OpContext& ctx) {
 // chain's narrow input and output tensors cross threads; the wide intermediates never leave a
 // core or reach memory. Every stage computes each output row exactly as the unfused op does
 // (GEMM activations are quantized per row; the depthwise kernel skips the same padding taps), so
-// the results are bit for bit those of running the ops one by one (tests: Ops.ConvChain*).
+// the results are bit for bit those of running the ops one by one (tests: ConvChainTest.*).
 
 struct ConvChain {
   const OpContext* a = nullptr;  // expand (optional)

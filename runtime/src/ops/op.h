@@ -122,8 +122,9 @@ struct ConvLayoutCaps {
   bool in_ok = false, out_ok = false, tied = false;
 };
 ConvLayoutCaps ConvChannelsLastCaps(const OpContext& ctx);
-// A chain of Convs run as one parallel region (conv.cc): [pointwise ->] depthwise [-> pointwise],
-// consecutive ops whose intermediate outputs only the next op reads, all channels-last. Output
+// A chain of Convs run as one parallel region (conv.cc): [expand ->] depthwise [-> pointwise],
+// consecutive ops whose intermediate outputs only the next op reads, channels-last (the expand
+// is a 1x1 Conv, or a KxK one reading an NCHW input such as the stem's image). Output
 // rows go to threads in bands; each band runs every stage on L2-sized chunks of rows. Results
 // are bit for bit those of the ops run one by one.
 struct ConvChain;
