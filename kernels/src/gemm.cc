@@ -129,11 +129,12 @@ void QGemmTask(void* p, size_t i0, size_t tile, size_t mt, size_t /*pt*/) {
   ep.clamp = x->fuse_clamp;
   ep.clamp_hi = x->clamp_hi;
   const uint8_t* w = Panel(x->packed, x->hdr, n0 / kPanelN);
-  // The first row tile prefetches the next column tile's weights (M > 1): in the model they
-  // usually come from L3 or DRAM, and the next task would otherwise stall on them (MiniLM INT8
-  // -5 to -9 %, docs/performance.md). The others find this tile's weights in L1/L2. Only a full
-  // next tile: a tile prefetches as many panels as it reads itself.
-  const uint8_t* next = x->m > 1 && n0 + 2 * nr <= x->n ? Panel(x->packed, x->hdr, (n0 + nr) / kPanelN) : nullptr;
+  // The first row tile prefetches the next column tile's weights (qc8w, M > 1): in the model
+  // they usually come from L3 or DRAM, and the next task would otherwise stall on them
+  // (MiniLM INT8 -5 to -9 %, docs/performance.md). The others find this tile's weights in L1/L2.
+  // Only a full next tile: a tile prefetches as many panels as it reads itself.
+  const uint8_t* next =
+      !x->int4 && x->m > 1 && n0 + 2 * nr <= x->n ? Panel(x->packed, x->hdr, (n0 + nr) / kPanelN) : nullptr;
   for (size_t i = i0; i < i0 + mt; i += ukmr) {
     const size_t mr = std::min(ukmr, i0 + mt - i);
     ep.prefetch = i == i0 ? next : nullptr;

@@ -29,13 +29,9 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
   const __m256i mask = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   constexpr size_t kChunk = kAsym ? 2 : 4;  // steps per int16 accumulation (AVX2)
-  // The next column tile (QEpilogue::prefetch; M > 1 tiles only) is prefetched at the offsets
-  // this one reads: pf_off bytes further on.
-  const ptrdiff_t pf_off = MR > 1 && ep->prefetch ? static_cast<const uint8_t*>(ep->prefetch) - static_cast<const uint8_t*>(panel) : 0;
   for (size_t kb = 0; kb < k; kb += block) {
     const size_t len = k - kb < block ? k - kb : block;
     const size_t steps = (len + 7) / 8;
-    if (MR > 1 && pf_off != 0) _mm_prefetch(reinterpret_cast<const char*>(p) + pf_off, _MM_HINT_T0);
     __m256 sc[2];
     __m256i zu[2];
     p = Qb4wBlockHeaderYmm<kF16, kAsym>(p, &sc[0], &sc[1], &zu[0], &zu[1]);
@@ -45,7 +41,6 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
         EDGERT_UNROLL for (int r = 0; r < MR; ++r) i32[r] = i32b[r] = _mm256_setzero_si256();
         for (size_t s = 0; s < steps; ++s) {
           if (MR == 1 && h == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, EDGERT_M1_PREFETCH_HINT);
-          if (MR > 1 && h == 0 && pf_off != 0) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + pf_off, _MM_HINT_T0);
           const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));
           const __m256i wlo = _mm256_sub_epi8(_mm256_and_si256(wb, mask), zu[h]);
           const __m256i whi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(wb, 4), mask), zu[h]);
@@ -70,7 +65,6 @@ inline void Qb4wGemmYmmT(size_t mr, size_t nc, size_t k, size_t block, const uin
         EDGERT_UNROLL for (int r = 0; r < MR; ++r) i16[r][0] = i16[r][1] = _mm256_setzero_si256();
         auto step = [&](size_t s) {
           if (MR == 1) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + EDGERT_M1_PREFETCH_BYTES_INT4, EDGERT_M1_PREFETCH_HINT);
-          if (MR > 1 && pf_off != 0) _mm_prefetch(reinterpret_cast<const char*>(p) + s * 64 + pf_off, _MM_HINT_T0);
           __m256i wlo[2], whi[2];
           EDGERT_UNROLL for (int h = 0; h < 2; ++h) {
             const __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + s * 64 + h * 32));

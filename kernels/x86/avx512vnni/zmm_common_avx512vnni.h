@@ -266,9 +266,7 @@ inline void Qc8wGemmZmm2(size_t mr, size_t nc, size_t k, const uint8_t* a, size_
 // not fit 32 zmm registers, and leaving the choice to the compiler spilled and shuffled the int32
 // accumulators inside the step loop. The block's scales are loaded after its step loop for the
 // same reason.
-// kPrefetch: the next tile's panels (NP panels further on) are prefetched at the offsets this
-// tile reads (QEpilogue::prefetch).
-template <int MR, int NP, bool kF16, bool kAsym, bool kPrefetch, typename Rows>
+template <int MR, int NP, bool kF16, bool kAsym, typename Rows>
 EDGERT_INLINE void Qb4wBlocksZmm(size_t k, size_t block, Rows rows_at, const uint8_t* p,
                                  size_t pb, float (*y)[MR][16]) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
@@ -276,9 +274,6 @@ EDGERT_INLINE void Qb4wBlocksZmm(size_t k, size_t block, Rows rows_at, const uin
     const size_t len = k - kb < block ? k - kb : block;
     const size_t steps = (len + 7) / 8;
     const uint8_t* sp = p;  // the block's scales (and zero points) in each panel
-    if constexpr (kPrefetch) {
-      EDGERT_UNROLL for (int j = 0; j < NP; ++j) _mm_prefetch(reinterpret_cast<const char*>(sp + (NP + j) * pb), _MM_HINT_T0);
-    }
     __m512i zu[NP];
     EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
       if (kAsym) {
@@ -296,7 +291,6 @@ EDGERT_INLINE void Qb4wBlocksZmm(size_t k, size_t block, Rows rows_at, const uin
     auto step = [&](size_t s) EDGERT_INLINE_LAMBDA {
       __m512i wlo[NP], whi[NP];
       EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
-        if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(p + (NP + j) * pb + s * 64), _MM_HINT_T0);
         const __m512i wb = _mm512_loadu_si512(p + j * pb + s * 64);
         wlo[j] = _mm512_sub_epi8(_mm512_and_si512(wb, mask), zu[j]);
         whi[j] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(wb, 4), mask), zu[j]);
@@ -337,15 +331,10 @@ inline void Qb4wGemmZmmNpT(size_t mr, size_t nc, size_t k, size_t block, const u
     EDGERT_UNROLL for (int r = 0; r < MR; ++r) _mm512_store_ps(y[j][r], _mm512_setzero_ps());
   if (mr == static_cast<size_t>(MR)) {
     const RowAddr<MR, uint8_t> ra(a, a_stride);
-    // ep->prefetch is the next tile, NP panels on (gemm.cc QGemmTask): the offsets are relative.
-    if (ep->prefetch) {
-      Qb4wBlocksZmm<MR, NP, kF16, kAsym, true>(k, block, [&ra](int r) { return ra.Row(r); }, p, pb, y);
-    } else {
-      Qb4wBlocksZmm<MR, NP, kF16, kAsym, false>(k, block, [&ra](int r) { return ra.Row(r); }, p, pb, y);
-    }
+    Qb4wBlocksZmm<MR, NP, kF16, kAsym>(k, block, [&ra](int r) { return ra.Row(r); }, p, pb, y);
   } else {
     const RowPtrs<MR, uint8_t> rp(a, a_stride, mr);
-    Qb4wBlocksZmm<MR, NP, kF16, kAsym, false>(k, block, [&rp](int r) { return rp.Row(r); }, p, pb, y);
+    Qb4wBlocksZmm<MR, NP, kF16, kAsym>(k, block, [&rp](int r) { return rp.Row(r); }, p, pb, y);
   }
   EDGERT_UNROLL for (int j = 0; j < NP; ++j) {
     const uint8_t* pj = static_cast<const uint8_t*>(panel) + j * pb;
