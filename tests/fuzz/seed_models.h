@@ -158,14 +158,14 @@ inline ModelBuilder AttentionModel() {
 // CONV with weights [m, cg, k, k] (F32 or I8 per channel), bias, pads k/2, fused Relu6 or none.
 inline int ConvSeedOp(ModelBuilder& b, const std::string& name, int x, WeightType wt, int m, int cg, int k, int stride,
                       int group, bool relu6, const std::vector<D>& out_dims, std::mt19937& rng) {
-  const int w = FcWeight(b, name + "_w", wt, m, cg * k * k, 32, rng);
-  b.tensor(w).shape.resize(2);
-  for (int d : {k, k}) {
+  const int w = FcWeight(b, name + "_w", wt, m, cg * k * k, 32, rng);  // [m, cg*k*k] -> [m, cg, k, k]
+  auto& shape = b.tensor(w).shape;
+  shape.clear();
+  for (int d : {m, cg, k, k}) {
     auto dim = std::make_unique<fb::DimT>();
     dim->value = d;
-    b.tensor(w).shape.push_back(std::move(dim));
+    shape.push_back(std::move(dim));
   }
-  b.tensor(w).shape[1]->value = cg;
   std::vector<float> bias(static_cast<size_t>(m));
   for (size_t i = 0; i < bias.size(); ++i) bias[i] = 0.1f * static_cast<float>(static_cast<int>(i % 7) - 3);
   const int bi = b.ConstF32(name + "_b", {m}, bias);
