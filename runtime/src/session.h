@@ -21,7 +21,7 @@ struct SessionOptions {
   // Keep activations channels-last between convolutions that support it (ops/op.h Value);
   // false, or EDGERT_CHANNELS_LAST=0 in the environment, keeps every tensor NCHW.
   bool channels_last = true;
-  // Run [pointwise ->] depthwise [-> pointwise] Conv chains as one parallel region (ops/op.h
+  // Run [expand ->] depthwise [-> pointwise] Conv chains as one parallel region (ops/op.h
   // ConvChain); false, or EDGERT_CONV_CHAINS=0 in the environment, runs every op on its own.
   // Needs channels_last. Results are identical either way.
   bool fuse_conv_chains = true;

@@ -1038,7 +1038,6 @@ std::shared_ptr<ConvChain> PlanConvChain(const OpContext* expand, const OpContex
   return ch;
 }
 
-size_t ConvChainLength(const ConvChain& ch) { return (ch.a ? 1 : 0) + 1 + (ch.c ? 1 : 0); }
 size_t ConvChainWorkspaceBytes(const ConvChain& ch) { return ch.bands * ch.band_bytes; }
 
 void RunConvChain(const ConvChain& ch, void* workspace, pthreadpool_t pool) {

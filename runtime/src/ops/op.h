@@ -132,7 +132,6 @@ struct ConvChain;
 // `project` may be null, not both; `threads`: the pool's thread count.
 std::shared_ptr<ConvChain> PlanConvChain(const OpContext* expand, const OpContext& dw, const OpContext* project,
                                          size_t threads);
-size_t ConvChainLength(const ConvChain& chain);          // ops in the chain, 2 or 3
 size_t ConvChainWorkspaceBytes(const ConvChain& chain);  // 64-byte aligned workspace for a run
 void RunConvChain(const ConvChain& chain, void* workspace, pthreadpool_t pool);
 // The kernels' activation for a fused fb::Activation; elementwise.cc.
